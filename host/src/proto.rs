@@ -1,0 +1,49 @@
+//! Rust types for the Flyte agent API (flyteidl 1.16), generated at build time.
+//!
+//! Propeller and flytekit talk to agents over flyteidl's `AsyncAgentService`,
+//! `SyncAgentService` and `AgentMetadataService`. Hangar serves those from
+//! WebAssembly plugins, so it needs the exact same messages on the wire. The
+//! `.proto` files in `proto/` are a hand-written, wire-compatible subset of
+//! flyteidl 1.16.8 (only what the agent services reach); `build.rs` compiles them
+//! with protox and tonic-prost-build. This module is the single place that
+//! includes the generated code, so the rest of the crate refers to stable paths
+//! such as `proto::flyteidl::admin::CreateTaskRequest`.
+//!
+//! Well-known types (`google.protobuf.Struct`, `Timestamp`, `Duration`,
+//! `BoolValue`) are `prost_types`. Fields that upstream marks deprecated (e.g.
+//! `Resource.state`, `Agent.supported_task_types`) are plain fields here, since
+//! Hangar must still fill them for older propellers.
+//!
+//! `tests/python/test_wire_compat.py` checks the wire format field for field
+//! against the Python flyteidl 1.16.8 package.
+
+/// Generated code: not all of it is used (e.g. the clients), and its lints are
+/// prost's and tonic's business.
+#[allow(
+    clippy::all,
+    clippy::pedantic,
+    clippy::nursery,
+    dead_code,
+    missing_docs,
+    unreachable_pub,
+    rustdoc::all
+)]
+pub mod flyteidl {
+    /// Package `flyteidl.core`: literals, types, task templates, identifiers.
+    pub mod core {
+        tonic::include_proto!("flyteidl.core");
+    }
+    /// Package `flyteidl.admin`: the agent request and response messages.
+    pub mod admin {
+        tonic::include_proto!("flyteidl.admin");
+    }
+    /// Package `flyteidl.service`: the agent gRPC services (servers and clients).
+    pub mod service {
+        tonic::include_proto!("flyteidl.service");
+    }
+}
+
+/// Encoded `FileDescriptorSet` of everything in `proto/` (and the well-known
+/// types it imports), for gRPC server reflection (`tonic-reflection`).
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/flyteidl_descriptor.bin"));
