@@ -1,0 +1,137 @@
+//! Command-line interface: what each subcommand takes and how `--help`
+//! explains it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::limits;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hangar",
+    version,
+    about = "Serve Flyte agents as sandboxed WebAssembly components",
+    long_about = "Hangar serves Flyte's agent gRPC API (the one `pyflyte serve agent` serves) from \
+WebAssembly components. Each file NAME.wasm in the plugin directory is an agent; an optional \
+NAME.toml beside it is the operator's grant file (limits).\n\n\
+Quick start:\n  hangar serve --plugins ./plugins --listen 0.0.0.0:8000\n  \
+hangar run plugins/echo.wasm --inputs inputs.json",
+    after_help = "Logs: set RUST_LOG (e.g. RUST_LOG=hangar=debug). Docs: README.md."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve every plugin in a directory over flyteidl's agent gRPC API.
+    ///
+    /// Serves AsyncAgentService, SyncAgentService and AgentMetadataService,
+    /// plus grpc.health.v1.Health and server reflection, on one port.
+    /// Point propeller's agent-service (or connector-service) endpoint at it.
+    Serve(ServeArgs),
+    /// Run one plugin locally the way propeller would: create, poll get
+    /// until the job ends and print its outputs (or call do, for a sync
+    /// agent). No server, no cluster.
+    Run(RunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Directory of plugins: NAME.wasm components, each with an optional
+    /// NAME.toml manifest.
+    #[arg(long, env = "HANGAR_PLUGINS", default_value = "./plugins")]
+    pub plugins: PathBuf,
+    /// Address and port for gRPC.
+    #[arg(long, env = "HANGAR_LISTEN", default_value = "0.0.0.0:8000")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+    /// Largest request (all messages of one call) accepted, in bytes;
+    /// larger ones get RESOURCE_EXHAUSTED.
+    #[arg(long, env = "HANGAR_MAX_REQUEST_BYTES", default_value_t = crate::grpc::DEFAULT_MAX_REQUEST_BYTES)]
+    pub max_request_bytes: usize,
+    /// Component instances that may run at once, across all plugins;
+    /// calls beyond it get RESOURCE_EXHAUSTED.
+    #[arg(long, env = "HANGAR_MAX_INSTANCES", default_value_t = 256)]
+    pub max_instances: u32,
+}
+
+/// Settings shared by `serve` and `run`.
+#[derive(Debug, clap::Args)]
+pub struct RuntimeArgs {
+    /// Where compiled plugins are cached (keyed by content hash). Default:
+    /// the user's cache directory, e.g. ~/.cache/hangar/compiled.
+    #[arg(long, env = "HANGAR_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile every plugin afresh and write no cache.
+    #[arg(long, env = "HANGAR_NO_CACHE")]
+    pub no_cache: bool,
+    /// Default memory limit per instance, in MiB (a manifest may override).
+    #[arg(long, env = "HANGAR_MEMORY_MIB", default_value_t = limits::DEFAULT_MEMORY_MIB)]
+    pub memory_mib: u64,
+    /// Default wall-clock limit per call, in milliseconds (a manifest may
+    /// override).
+    #[arg(long, env = "HANGAR_CALL_TIMEOUT_MS", default_value_t = limits::DEFAULT_CALL_TIMEOUT_MS)]
+    pub call_timeout_ms: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The plugin component (.wasm). A NAME.toml beside it is applied.
+    pub plugin: PathBuf,
+    /// Inputs as a JSON object of plain values, e.g. {"seconds": 2}; or a
+    /// protobuf-encoded flyteidl.core.LiteralMap when the file ends in .pb.
+    #[arg(long)]
+    pub inputs: Option<PathBuf>,
+    /// The TaskTemplate, as protobuf JSON (.json) or binary (.pb), e.g. from
+    /// `pyflyte serialize`. Without it, a template is made from --task-type
+    /// and output types are inferred from the values returned.
+    #[arg(long)]
+    pub template: Option<PathBuf>,
+    /// Task type to run (default: the template's, else the plugin's first).
+    #[arg(long)]
+    pub task_type: Option<String>,
+    /// Output prefix passed to the agent.
+    #[arg(long, default_value = "file:///tmp/hangar-run")]
+    pub output_prefix: String,
+    /// Seconds between polls of an async job (propeller uses 30 s; flytekit's
+    /// local executor 1 s).
+    #[arg(long, default_value_t = 1.0)]
+    pub poll_seconds: f64,
+    /// Give up polling after this many seconds (the job is then deleted).
+    #[arg(long, default_value_t = 3600.0)]
+    pub max_wait_seconds: f64,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+}
+
+impl RuntimeArgs {
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            None
+        } else {
+            self.cache_dir
+                .clone()
+                .or_else(crate::runtime::compile_cache::default_dir)
+        }
+    }
+
+    pub fn default_limits(&self) -> anyhow::Result<limits::Limits> {
+        limits::LimitsOverride {
+            memory_mib: Some(self.memory_mib),
+            call_timeout_ms: Some(self.call_timeout_ms),
+        }
+        .apply(limits::Limits::default())
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{}",
+                e.replace("limits.memory_mib", "--memory-mib")
+                    .replace("limits.call_timeout_ms", "--call-timeout-ms")
+            )
+        })
+    }
+}

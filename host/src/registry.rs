@@ -1,0 +1,239 @@
+//! The plugin directory, loaded: every component in DIR compiled (or taken
+//! from the compile cache), asked who it is, and indexed by the task
+//! categories it serves.
+//!
+//! A file that is not a usable plugin is skipped with one log line so the
+//! others still serve. Two plugins claiming the same task category is an
+//! error naming both files: routing must never depend on load order.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+
+use crate::limits::Limits;
+use crate::manifest;
+use crate::runtime::compile_cache::{self, CacheOutcome};
+use crate::runtime::instance_state::InstanceState;
+use crate::runtime::{Plugin, types};
+
+/// A task category as a map key: (name, version).
+pub type CategoryKey = (String, i32);
+
+/// Everything needed to turn files into plugins.
+pub struct Loader {
+    pub engine: Engine,
+    pub linker: Linker<InstanceState>,
+    pub cache_dir: Option<PathBuf>,
+    pub default_limits: Limits,
+}
+
+/// Plugins indexed for routing.
+#[derive(Default)]
+pub struct Registry {
+    by_category: HashMap<CategoryKey, Arc<Plugin>>,
+    by_name: BTreeMap<String, Arc<Plugin>>,
+}
+
+/// No plugin serves the requested category.
+#[derive(Debug, thiserror::Error)]
+#[error("no agent serves task type \"{name}\" version {version}; known task types: {known}")]
+pub struct UnknownCategory {
+    pub name: String,
+    pub version: i32,
+    pub known: String,
+}
+
+impl Loader {
+    pub fn new(
+        engine: Engine,
+        cache_dir: Option<PathBuf>,
+        default_limits: Limits,
+    ) -> anyhow::Result<Self> {
+        let linker = crate::runtime::plugin::host_linker(&engine)?;
+        Ok(Loader {
+            engine,
+            linker,
+            cache_dir,
+            default_limits,
+        })
+    }
+
+    /// Loads one component file with its manifest.
+    pub async fn load_file(&self, file: &Path) -> anyhow::Result<Plugin> {
+        let manifest = manifest::load_for(file)?;
+        let limits = manifest
+            .limits
+            .apply(self.default_limits)
+            .map_err(|reason| {
+                anyhow::anyhow!("{}: {reason}", manifest::manifest_path_for(file).display())
+            })?;
+        let bytes = tokio::fs::read(file)
+            .await
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let sha256 = compile_cache::content_sha256(&bytes);
+        let size = bytes.len() as u64;
+        let engine = self.engine.clone();
+        let cache_dir = self.cache_dir.clone();
+        let hash = sha256.clone();
+        let started = std::time::Instant::now();
+        let (component, outcome) = tokio::task::spawn_blocking(move || {
+            compile_cache::load_or_compile(&engine, &bytes, &hash, cache_dir.as_deref())
+        })
+        .await
+        .context("compilation task failed")?
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "not a valid WebAssembly component: {}",
+                crate::runtime::one_line(&format!("{e:#}"))
+            )
+        })?;
+        let plugin = Plugin::load(
+            &self.linker,
+            &component,
+            file.to_path_buf(),
+            sha256,
+            size,
+            limits,
+        )
+        .await?;
+        tracing::info!(
+            file = %file.display(),
+            agent = %plugin.name(),
+            sync = plugin.is_sync(),
+            observable = plugin.is_observable(),
+            sha256 = %&plugin.sha256[..12],
+            bytes = plugin.size,
+            categories = %describe_categories(&plugin.info.categories),
+            compile = match outcome { CacheOutcome::Hit => "cached", CacheOutcome::Miss => "compiled", CacheOutcome::Disabled => "compiled (cache off)" },
+            ms = started.elapsed().as_millis() as u64,
+            "plugin loaded"
+        );
+        Ok(plugin)
+    }
+
+    /// Loads every `*.wasm` in `dir`. Unusable files are logged and
+    /// returned as skipped; conflicting task categories are an error.
+    pub async fn load_dir(&self, dir: &Path) -> anyhow::Result<(Registry, Vec<PathBuf>)> {
+        let files = component_files(dir)?;
+        let mut plugins = Vec::new();
+        let mut skipped = Vec::new();
+        for file in files {
+            match self.load_file(&file).await {
+                Ok(plugin) => plugins.push(Arc::new(plugin)),
+                Err(e) => {
+                    tracing::error!(file = %file.display(), "skipping plugin: {e:#}");
+                    skipped.push(file);
+                }
+            }
+        }
+        Ok((Registry::from_plugins(plugins)?, skipped))
+    }
+}
+
+impl Registry {
+    /// Indexes plugins; fails if two claim one category or one agent name.
+    pub fn from_plugins(plugins: Vec<Arc<Plugin>>) -> anyhow::Result<Registry> {
+        let mut registry = Registry::default();
+        for plugin in plugins {
+            for category in &plugin.info.categories {
+                let key = (category.name.clone(), category.version);
+                if let Some(other) = registry.by_category.get(&key) {
+                    anyhow::bail!(
+                        "task type \"{}\" version {} is claimed by both {} and {}: remove one of them or change its task type",
+                        key.0,
+                        key.1,
+                        other.file.display(),
+                        plugin.file.display()
+                    );
+                }
+                registry.by_category.insert(key, plugin.clone());
+            }
+            if let Some(other) = registry.by_name.get(plugin.name()) {
+                anyhow::bail!(
+                    "agent name \"{}\" is used by both {} and {}: agent names must be unique",
+                    plugin.name(),
+                    other.file.display(),
+                    plugin.file.display()
+                );
+            }
+            registry.by_name.insert(plugin.name().to_string(), plugin);
+        }
+        Ok(registry)
+    }
+
+    /// Finds the plugin for a request. Propeller sends `task_category`; old
+    /// clients send only the deprecated `task_type` string (version 0).
+    pub fn resolve(
+        &self,
+        category: Option<(&str, i32)>,
+        task_type: &str,
+    ) -> Result<Arc<Plugin>, UnknownCategory> {
+        let (name, version) = match category {
+            Some((name, version)) if !name.is_empty() => (name, version),
+            _ => (task_type, 0),
+        };
+        self.by_category
+            .get(&(name.to_string(), version))
+            .cloned()
+            .ok_or_else(|| UnknownCategory {
+                name: name.to_string(),
+                version,
+                known: self.known_categories(),
+            })
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<Arc<Plugin>> {
+        self.by_name.get(name).cloned()
+    }
+
+    /// Plugins in agent-name order.
+    pub fn plugins(&self) -> impl Iterator<Item = &Arc<Plugin>> {
+        self.by_name.values()
+    }
+
+    pub fn agent_names(&self) -> Vec<String> {
+        self.by_name.keys().cloned().collect()
+    }
+
+    fn known_categories(&self) -> String {
+        let mut known: Vec<String> = self
+            .by_category
+            .keys()
+            .map(|(name, version)| format!("{name} (v{version})"))
+            .collect();
+        known.sort();
+        if known.is_empty() {
+            "none (no plugins are loaded)".to_string()
+        } else {
+            known.join(", ")
+        }
+    }
+}
+
+/// The component files of a plugin directory, sorted.
+pub fn component_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).with_context(|| {
+        format!(
+            "cannot read the plugin directory {}: create it or pass --plugins DIR",
+            dir.display()
+        )
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.is_file() && path.extension().is_some_and(|ext| ext == "wasm"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+pub fn describe_categories(categories: &[types::TaskCategory]) -> String {
+    categories
+        .iter()
+        .map(|c| format!("{} (v{})", c.name, c.version))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

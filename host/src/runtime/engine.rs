@@ -1,0 +1,94 @@
+//! The one wasmtime `Engine` every plugin shares, configured for serving:
+//! async calls (a slow plugin never blocks a thread), epoch interruption for
+//! wall-clock deadlines, and the pooling allocator so a fresh instance per
+//! call is cheap.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::limits::MAX_MEMORY_MIB;
+
+/// How often the epoch advances; call deadlines are counted in these ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Sizing of the instance pool (how many instances may be alive at once).
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// Component instances alive at once, across all plugins.
+    pub max_instances: u32,
+    /// Largest linear memory any plugin may be granted, in bytes.
+    pub max_memory_bytes: u64,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_instances: 256,
+            max_memory_bytes: MAX_MEMORY_MIB * 1024 * 1024,
+        }
+    }
+}
+
+/// Builds the engine. `pooling: false` uses on-demand allocation (for
+/// one-shot local runs, where reserving a pool is wasted work).
+pub fn build_engine(pool: Option<PoolSettings>) -> anyhow::Result<Engine> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    if let Some(pool) = pool {
+        let mut pooling = PoolingAllocationConfig::default();
+        // A component such as a componentized Go or Python program holds
+        // several core instances, memories and tables.
+        pooling.total_component_instances(pool.max_instances);
+        pooling.total_core_instances(pool.max_instances * 8);
+        pooling.total_memories(pool.max_instances * 2);
+        pooling.total_tables(pool.max_instances * 8);
+        pooling.max_memory_size(pool.max_memory_bytes as usize);
+        pooling.max_memories_per_component(4);
+        pooling.max_core_instances_per_component(32);
+        pooling.max_tables_per_component(32);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    }
+    Engine::new(&config)
+        .map_err(super::to_anyhow)
+        .context("cannot configure the WebAssembly engine")
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] on a background thread
+/// until the returned guard is dropped. Deadlines are counted in ticks.
+pub fn start_epoch_ticker(engine: &Engine) -> EpochTicker {
+    let stop = Arc::new(AtomicBool::new(false));
+    let engine = engine.clone();
+    let flag = stop.clone();
+    std::thread::Builder::new()
+        .name("hangar-epoch".into())
+        .spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })
+        .ok();
+    EpochTicker { stop }
+}
+
+/// Stops the epoch thread when dropped.
+pub struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Number of epoch ticks that cover `timeout` (at least one).
+pub fn ticks_for(timeout: Duration) -> u64 {
+    let tick = EPOCH_TICK.as_millis().max(1);
+    (timeout.as_millis().div_ceil(tick)).max(1) as u64
+}

@@ -1,0 +1,291 @@
+//! Flyte task operations over plugins: create / get / delete for async
+//! agents, execute for sync ones, metrics and logs.
+//!
+//! This is where Flyte's rules live (routing by category, resource_meta,
+//! typed outputs, failures as Resources rather than errors). The gRPC layer
+//! and `hangar run` both call it, so a local run behaves like propeller's.
+
+pub mod resource;
+pub mod resource_meta;
+pub mod task_input;
+
+use std::sync::Arc;
+
+use crate::proto::flyteidl::admin::{self, TaskCategory, TaskExecutionMetadata};
+use crate::proto::flyteidl::core::{LiteralMap, TaskTemplate};
+use crate::registry::{Registry, UnknownCategory};
+use crate::runtime::{CallError, LogContext, Plugin, types};
+use resource_meta::{CreateError, Envelope, MetaError};
+
+/// Why an operation could not be served (as opposed to a task that failed,
+/// which is a normal answer carrying a failed Resource).
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    #[error(transparent)]
+    UnknownCategory(#[from] UnknownCategory),
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error(transparent)]
+    InvalidMeta(#[from] MetaError),
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// The agent refused an operation that has no Resource to carry it
+    /// (delete, metrics, logs).
+    #[error("{message}")]
+    Agent { message: String, recoverable: bool },
+}
+
+/// Routes task operations to plugins.
+#[derive(Clone)]
+pub struct Tasks {
+    registry: Arc<Registry>,
+}
+
+/// Which plugin a request is for, as sent by propeller.
+pub struct Route<'a> {
+    pub category: Option<&'a TaskCategory>,
+    pub task_type: &'a str,
+}
+
+impl Tasks {
+    pub fn new(registry: Arc<Registry>) -> Self {
+        Tasks { registry }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The async plugin a get/delete/metrics/logs request is for.
+    fn async_plugin_for(&self, route: &Route<'_>) -> Result<Arc<Plugin>, TaskError> {
+        let plugin = self.registry.resolve(
+            route.category.map(|c| (c.name.as_str(), c.version)),
+            route.task_type,
+        )?;
+        if plugin.is_sync() {
+            return Err(TaskError::InvalidRequest(format!(
+                "task type \"{}\" is served by a sync agent, which has no jobs to poll, delete or inspect: call SyncAgentService/ExecuteTaskSync",
+                route
+                    .category
+                    .map(|c| c.name.as_str())
+                    .filter(|name| !name.is_empty())
+                    .unwrap_or(route.task_type)
+            )));
+        }
+        Ok(plugin)
+    }
+
+    /// Routes by the template's (type, task_type_version), as propeller does.
+    fn plugin_for_template(&self, template: &TaskTemplate) -> Result<Arc<Plugin>, UnknownCategory> {
+        self.registry.resolve(
+            Some((template.r#type.as_str(), template.task_type_version)),
+            &template.r#type,
+        )
+    }
+
+    /// Starts a job; returns the resource_meta for propeller to keep. An
+    /// agent error is folded into the meta and reported by the next get.
+    pub async fn create(
+        &self,
+        template: Option<&TaskTemplate>,
+        inputs: Option<&LiteralMap>,
+        output_prefix: &str,
+        metadata: Option<&TaskExecutionMetadata>,
+    ) -> Result<Vec<u8>, TaskError> {
+        let template = template.ok_or_else(|| {
+            TaskError::InvalidRequest("CreateTaskRequest.template is required".into())
+        })?;
+        let plugin = self.plugin_for_template(template)?;
+        if plugin.is_sync() {
+            return Err(TaskError::InvalidRequest(format!(
+                "task type \"{}\" is served by a sync agent: call SyncAgentService/ExecuteTaskSync",
+                template.r#type
+            )));
+        }
+        let task = self.build_task(template, inputs, output_prefix, metadata)?;
+        let context = log_context(&plugin, metadata);
+        let outputs = template.interface.as_ref().and_then(|i| i.outputs.clone());
+        let envelope = match plugin.create(context, &task).await? {
+            Ok(agent_meta) => Envelope {
+                agent: plugin.name().to_string(),
+                outputs,
+                agent_meta,
+                create_error: None,
+            },
+            Err(error) => Envelope {
+                agent: plugin.name().to_string(),
+                outputs,
+                agent_meta: Vec::new(),
+                create_error: Some(CreateError {
+                    recoverable: error.kind == types::ErrorKind::Recoverable,
+                    message: error.message,
+                    code: error.code,
+                }),
+            },
+        };
+        Ok(resource_meta::encode(&envelope))
+    }
+
+    /// Polls a job.
+    pub async fn get(
+        &self,
+        route: Route<'_>,
+        meta: &[u8],
+        output_prefix: &str,
+    ) -> Result<admin::Resource, TaskError> {
+        let plugin = self.async_plugin_for(&route)?;
+        let envelope = resource_meta::decode(meta, plugin.name())?;
+        if let Some(error) = envelope.create_error {
+            return Ok(resource::failed(
+                error.message,
+                &error.code,
+                error.recoverable,
+            ));
+        }
+        let handle = handle(&route, envelope.agent_meta, output_prefix);
+        Ok(
+            match plugin.get(log_context(&plugin, None), &handle).await? {
+                Ok(res) => resource::from_agent(res, envelope.outputs.as_ref()),
+                Err(error) => resource::from_agent_error(error),
+            },
+        )
+    }
+
+    /// Cancels a job (propeller calls this only on abort).
+    pub async fn delete(&self, route: Route<'_>, meta: &[u8]) -> Result<(), TaskError> {
+        let plugin = self.async_plugin_for(&route)?;
+        let envelope = resource_meta::decode(meta, plugin.name())?;
+        if envelope.create_error.is_some() {
+            // The job never started: nothing to cancel.
+            return Ok(());
+        }
+        let handle = handle(&route, envelope.agent_meta, "");
+        plugin
+            .delete(log_context(&plugin, None), &handle)
+            .await?
+            .map_err(agent_refused)
+    }
+
+    /// Runs a sync agent; the Resource is always terminal.
+    pub async fn execute_sync(
+        &self,
+        template: Option<&TaskTemplate>,
+        inputs: Option<&LiteralMap>,
+        output_prefix: &str,
+        metadata: Option<&TaskExecutionMetadata>,
+    ) -> Result<admin::Resource, TaskError> {
+        let template = template
+            .ok_or_else(|| TaskError::InvalidRequest("the header's template is required".into()))?;
+        let plugin = self.plugin_for_template(template)?;
+        if !plugin.is_sync() {
+            return Err(TaskError::InvalidRequest(format!(
+                "task type \"{}\" is served by an async agent: call AsyncAgentService/CreateTask",
+                template.r#type
+            )));
+        }
+        let task = self.build_task(template, inputs, output_prefix, metadata)?;
+        let declared = template.interface.as_ref().and_then(|i| i.outputs.as_ref());
+        Ok(
+            match plugin
+                .run_sync(log_context(&plugin, metadata), &task)
+                .await?
+            {
+                Ok(res) if !resource::is_terminal(res.phase) => resource::failed(
+                    format!(
+                        "the sync agent \"{}\" answered with the non-terminal phase {:?}; a sync agent must finish in one call",
+                        plugin.name(),
+                        res.phase
+                    ),
+                    "NonTerminalPhase",
+                    false,
+                ),
+                Ok(res) => resource::from_agent(res, declared),
+                Err(error) => resource::from_agent_error(error),
+            },
+        )
+    }
+
+    /// Metrics of a job, from an agent that exports `observability`.
+    pub async fn metrics(
+        &self,
+        route: Route<'_>,
+        meta: &[u8],
+        query: types::MetricsQuery,
+    ) -> Result<Vec<types::MetricResult>, TaskError> {
+        let plugin = self.async_plugin_for(&route)?;
+        let envelope = resource_meta::decode(meta, plugin.name())?;
+        let handle = handle(&route, envelope.agent_meta, "");
+        plugin
+            .get_metrics(log_context(&plugin, None), &handle, &query)
+            .await?
+            .map_err(agent_refused)
+    }
+
+    /// A page of a job's logs.
+    pub async fn logs(
+        &self,
+        route: Route<'_>,
+        meta: &[u8],
+        lines: u64,
+        token: &str,
+    ) -> Result<types::LogPage, TaskError> {
+        let plugin = self.async_plugin_for(&route)?;
+        let envelope = resource_meta::decode(meta, plugin.name())?;
+        let handle = handle(&route, envelope.agent_meta, "");
+        plugin
+            .get_logs(log_context(&plugin, None), &handle, lines, token)
+            .await?
+            .map_err(agent_refused)
+    }
+
+    fn build_task(
+        &self,
+        template: &TaskTemplate,
+        inputs: Option<&LiteralMap>,
+        output_prefix: &str,
+        metadata: Option<&TaskExecutionMetadata>,
+    ) -> Result<types::Task, TaskError> {
+        let empty = LiteralMap::default();
+        task_input::build_task(template, inputs.unwrap_or(&empty), output_prefix, metadata).map_err(
+            |reason| {
+                TaskError::InvalidRequest(format!("cannot pass the inputs to the agent: {reason}"))
+            },
+        )
+    }
+}
+
+fn handle(route: &Route<'_>, agent_meta: Vec<u8>, output_prefix: &str) -> types::TaskHandle {
+    let category = match route.category {
+        Some(c) if !c.name.is_empty() => types::TaskCategory {
+            name: c.name.clone(),
+            version: c.version,
+        },
+        _ => types::TaskCategory {
+            name: route.task_type.to_string(),
+            version: 0,
+        },
+    };
+    types::TaskHandle {
+        category,
+        resource_meta: agent_meta,
+        output_prefix: output_prefix.to_string(),
+    }
+}
+
+fn agent_refused(error: types::AgentError) -> TaskError {
+    TaskError::Agent {
+        message: error.message,
+        recoverable: error.kind == types::ErrorKind::Recoverable,
+    }
+}
+
+fn log_context(plugin: &Plugin, metadata: Option<&TaskExecutionMetadata>) -> LogContext {
+    let task = metadata
+        .and_then(|m| m.task_execution_id.as_ref())
+        .map(task_input::idempotency_key)
+        .unwrap_or_default();
+    LogContext {
+        plugin: plugin.name().to_string(),
+        task,
+    }
+}

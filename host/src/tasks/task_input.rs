@@ -1,0 +1,202 @@
+//! Turns what propeller sends (TaskTemplate, inputs LiteralMap, execution
+//! metadata) into the plain-value `task` record a guest receives.
+
+use prost::Message;
+use sha2::{Digest, Sha256};
+
+use crate::literals;
+use crate::proto::flyteidl::admin::TaskExecutionMetadata;
+use crate::proto::flyteidl::core::{self as core, LiteralMap, TaskTemplate};
+use crate::runtime::types;
+
+/// Builds the guest's view of a task, or says which input cannot be given
+/// to a guest as a plain value.
+pub fn build_task(
+    template: &TaskTemplate,
+    inputs: &LiteralMap,
+    output_prefix: &str,
+    metadata: Option<&TaskExecutionMetadata>,
+) -> Result<types::Task, String> {
+    let inputs_json = literals::literal_map_to_json(inputs).map_err(|e| e.to_string())?;
+    let custom = match &template.custom {
+        Some(custom) => serde_json::Value::Object(crate::struct_json::struct_to_json(custom)),
+        None => serde_json::Value::Object(Default::default()),
+    };
+    let raw = template.encode_to_vec();
+    let inputs_raw = inputs.encode_to_vec();
+    let idempotency_key = match metadata.and_then(|m| m.task_execution_id.as_ref()) {
+        Some(id) => idempotency_key(id),
+        None => local_idempotency_key(&raw, &inputs_raw, output_prefix),
+    };
+    Ok(types::Task {
+        template: types::TaskTemplate {
+            category: category_of(template),
+            id: identifier(template.id.as_ref()),
+            custom: custom.to_string(),
+            config: sorted_pairs(&template.config),
+            sql: match &template.target {
+                Some(core::task_template::Target::Sql(sql)) => Some(sql.statement.clone()),
+                _ => None,
+            },
+            raw,
+        },
+        inputs: serde_json::Value::Object(inputs_json).to_string(),
+        inputs_raw,
+        output_prefix: output_prefix.to_string(),
+        metadata: metadata.map(execution_metadata),
+        idempotency_key,
+    })
+}
+
+/// The task category propeller routes on: `(type, task_type_version)`.
+pub fn category_of(template: &TaskTemplate) -> types::TaskCategory {
+    types::TaskCategory {
+        name: template.r#type.clone(),
+        version: template.task_type_version,
+    }
+}
+
+/// A key that is the same for every call about one attempt of one task
+/// execution (on any replica) and differs between retry attempts.
+pub fn idempotency_key(id: &core::TaskExecutionIdentifier) -> String {
+    let task = id.task_id.clone().unwrap_or_default();
+    let node = id.node_execution_id.clone().unwrap_or_default();
+    let execution = node.execution_id.unwrap_or_default();
+    let parts = [
+        task.project.as_str(),
+        task.domain.as_str(),
+        task.name.as_str(),
+        task.version.as_str(),
+        task.org.as_str(),
+        node.node_id.as_str(),
+        execution.project.as_str(),
+        execution.domain.as_str(),
+        execution.name.as_str(),
+        execution.org.as_str(),
+    ];
+    digest_key(&parts, id.retry_attempt)
+}
+
+/// Local runs have no execution id: the key follows the request itself.
+fn local_idempotency_key(template: &[u8], inputs: &[u8], output_prefix: &str) -> String {
+    let mut hasher = Sha256::new();
+    for part in [template, inputs, output_prefix.as_bytes()] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    format!("local-{}", &hex::encode(hasher.finalize())[..32])
+}
+
+fn digest_key(parts: &[&str], retry_attempt: u32) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        // Length-prefixed so ("ab", "c") and ("a", "bc") differ.
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hasher.update(retry_attempt.to_le_bytes());
+    format!("{}-{retry_attempt}", &hex::encode(hasher.finalize())[..32])
+}
+
+fn identifier(id: Option<&core::Identifier>) -> types::Identifier {
+    let id = id.cloned().unwrap_or_default();
+    types::Identifier {
+        project: id.project,
+        domain: id.domain,
+        name: id.name,
+        version: id.version,
+        org: id.org,
+    }
+}
+
+fn sorted_pairs(map: &std::collections::HashMap<String, String>) -> Vec<types::KeyValue> {
+    let mut pairs: Vec<types::KeyValue> = map
+        .iter()
+        .map(|(key, value)| types::KeyValue {
+            key: key.clone(),
+            value: value.clone(),
+        })
+        .collect();
+    pairs.sort_by(|a, b| a.key.cmp(&b.key));
+    pairs
+}
+
+fn execution_metadata(m: &TaskExecutionMetadata) -> types::TaskExecutionMetadata {
+    let id = m.task_execution_id.clone().unwrap_or_default();
+    let node = id.node_execution_id.unwrap_or_default();
+    let execution = node.execution_id.unwrap_or_default();
+    types::TaskExecutionMetadata {
+        task_execution_id: types::TaskExecutionId {
+            task: identifier(id.task_id.as_ref()),
+            node_id: node.node_id,
+            execution_project: execution.project,
+            execution_domain: execution.domain,
+            execution_name: execution.name,
+            retry_attempt: id.retry_attempt,
+        },
+        namespace: m.namespace.clone(),
+        labels: sorted_pairs(&m.labels),
+        annotations: sorted_pairs(&m.annotations),
+        k8s_service_account: m.k8s_service_account.clone(),
+        environment_variables: sorted_pairs(&m.environment_variables),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn execution_id(node: &str, retry: u32) -> core::TaskExecutionIdentifier {
+        core::TaskExecutionIdentifier {
+            task_id: Some(core::Identifier {
+                project: "flytesnacks".into(),
+                domain: "development".into(),
+                name: "echo_task".into(),
+                version: "v1".into(),
+                ..Default::default()
+            }),
+            node_execution_id: Some(core::NodeExecutionIdentifier {
+                node_id: node.into(),
+                execution_id: Some(core::WorkflowExecutionIdentifier {
+                    project: "flytesnacks".into(),
+                    domain: "development".into(),
+                    name: "abc123".into(),
+                    ..Default::default()
+                }),
+            }),
+            retry_attempt: retry,
+        }
+    }
+
+    #[test]
+    fn idempotency_key_is_stable_and_distinguishes_attempts() {
+        let a = idempotency_key(&execution_id("n0", 0));
+        assert_eq!(a, idempotency_key(&execution_id("n0", 0)));
+        assert_ne!(a, idempotency_key(&execution_id("n0", 1)));
+        assert_ne!(a, idempotency_key(&execution_id("n1", 0)));
+        assert!(a.ends_with("-0"), "{a}");
+    }
+
+    #[test]
+    fn guest_sees_template_fields() {
+        let template = TaskTemplate {
+            r#type: "echo".into(),
+            task_type_version: 2,
+            config: [
+                ("b".to_string(), "2".to_string()),
+                ("a".to_string(), "1".to_string()),
+            ]
+            .into_iter()
+            .collect(),
+            ..Default::default()
+        };
+        let task = build_task(&template, &LiteralMap::default(), "s3://out", None).unwrap();
+        assert_eq!(task.template.category.name, "echo");
+        assert_eq!(task.template.category.version, 2);
+        assert_eq!(task.template.custom, "{}");
+        assert_eq!(task.inputs, "{}");
+        assert_eq!(task.template.config[0].key, "a");
+        assert!(task.idempotency_key.starts_with("local-"));
+        assert!(task.metadata.is_none());
+    }
+}
