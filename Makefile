@@ -1,0 +1,49 @@
+# Hangar's front door. `make run` builds everything and serves the example
+# agents; `make test` runs everything CI runs. Both install what is missing.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+HANGAR := target/release/hangar
+LISTEN ?= 0.0.0.0:8000
+
+.PHONY: help build host plugins run test lint test-rust test-python venv clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+build: host plugins ## Host (release) and every example plugin into ./plugins
+
+host: ## The hangar binary (release) and its dev tools
+	cargo build --release -p hangar --bins --examples
+
+plugins: ## Every guest from source: examples into ./plugins, test fixtures into target/test-plugins
+	bash build/guests.sh
+
+run: build ## Build, then serve ./plugins on $(LISTEN)
+	$(HANGAR) serve --plugins ./plugins --listen $(LISTEN)
+
+test: build venv lint test-rust test-python ## Everything CI runs
+
+lint: ## rustfmt and clippy, warnings are errors
+	cargo fmt --all -- --check
+	cargo clippy --release -p hangar --all-targets -- -D warnings
+
+test-rust: ## Unit tests of the host
+	cargo test --release -p hangar
+
+test-python: venv ## Integration tests through the official flyteidl client
+	$(PY) -m pytest tests/python -q
+
+venv: $(VENV)/.installed ## Python test dependencies (flyteidl, flytekit, pytest)
+
+$(VENV)/.installed: tests/python/requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r tests/python/requirements.txt
+	touch $@
+
+clean: ## Remove build outputs (keeps the compile cache in ~/.cache/hangar)
+	cargo clean
+	rm -rf plugins/*.wasm $(VENV)
