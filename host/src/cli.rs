@@ -2,11 +2,16 @@
 //! explains it.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+use crate::audit::AuditLog;
+use crate::config::{self, HostConfig};
 use crate::limits;
+use crate::runtime::capabilities::HostServices;
+use crate::secrets::SecretStore;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -70,13 +75,18 @@ pub struct RuntimeArgs {
     /// Compile every plugin afresh and write no cache.
     #[arg(long, env = "HANGAR_NO_CACHE")]
     pub no_cache: bool,
-    /// Default memory limit per instance, in MiB (a manifest may override).
-    #[arg(long, env = "HANGAR_MEMORY_MIB", default_value_t = limits::DEFAULT_MEMORY_MIB)]
-    pub memory_mib: u64,
+    /// Host configuration file (hangar.toml): default limits, secret
+    /// sources, audit destination. Flags given here win over it.
+    #[arg(long, env = "HANGAR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Default memory limit per instance, in MiB (a manifest may override)
+    /// [default: 128]
+    #[arg(long, env = "HANGAR_MEMORY_MIB")]
+    pub memory_mib: Option<u64>,
     /// Default wall-clock limit per call, in milliseconds (a manifest may
-    /// override).
-    #[arg(long, env = "HANGAR_CALL_TIMEOUT_MS", default_value_t = limits::DEFAULT_CALL_TIMEOUT_MS)]
-    pub call_timeout_ms: u64,
+    /// override) [default: 10000]
+    #[arg(long, env = "HANGAR_CALL_TIMEOUT_MS")]
+    pub call_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -120,18 +130,51 @@ impl RuntimeArgs {
         }
     }
 
-    pub fn default_limits(&self) -> anyhow::Result<limits::Limits> {
-        limits::LimitsOverride {
-            memory_mib: Some(self.memory_mib),
-            call_timeout_ms: Some(self.call_timeout_ms),
+    /// The host config file's contents (defaults when there is none).
+    pub fn host_config(&self) -> anyhow::Result<HostConfig> {
+        match &self.config {
+            Some(path) => config::load(path),
+            None => Ok(HostConfig::default()),
         }
-        .apply(limits::Limits::default())
+    }
+
+    /// Default limits: built-in defaults, then the config file, then flags.
+    pub fn default_limits(&self, config: &HostConfig) -> anyhow::Result<limits::Limits> {
+        let from_config = config.limits.apply(limits::Limits::default()).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {e}",
+                self.config.as_deref().unwrap_or(Path::new("hangar.toml")).display()
+            )
+        })?;
+        limits::LimitsOverride {
+            memory_mib: self.memory_mib,
+            call_timeout_ms: self.call_timeout_ms,
+        }
+        .apply(from_config)
         .map_err(|e| {
             anyhow::anyhow!(
                 "{}",
                 e.replace("limits.memory_mib", "--memory-mib")
                     .replace("limits.call_timeout_ms", "--call-timeout-ms")
             )
+        })
+    }
+
+    /// Host services (audit log, secret sources) from the config file.
+    /// `audit_stdout_to_stderr` keeps stdout clean for commands that print
+    /// results there.
+    pub fn host_services(
+        &self,
+        config: &HostConfig,
+        audit_stdout_to_stderr: bool,
+    ) -> anyhow::Result<HostServices> {
+        let mut destination = config.audit.destination.as_str();
+        if audit_stdout_to_stderr && destination == "stdout" {
+            destination = "stderr";
+        }
+        Ok(HostServices {
+            audit: AuditLog::open(destination)?,
+            secret_store: Arc::new(SecretStore::new(&config.secrets)),
         })
     }
 }

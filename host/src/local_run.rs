@@ -27,10 +27,13 @@ const TASK_FAILED: u8 = 2;
 pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let engine = build_engine(None)?;
     let _ticker = start_epoch_ticker(&engine);
+    let config = args.runtime.host_config()?;
     let loader = Loader::new(
         engine,
         args.runtime.cache_dir(),
-        args.runtime.default_limits()?,
+        args.runtime.default_limits(&config)?,
+        // Outputs go to stdout: audit events must not mix with them.
+        args.runtime.host_services(&config, true)?,
     )?;
     let plugin = Arc::new(loader.load_file(&args.plugin).await?);
     let mut template = match &args.template {

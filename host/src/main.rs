@@ -5,7 +5,10 @@
 //! `registry` loads the plugin directory; `literals` converts Flyte values to
 //! plain JSON and back; `limits` and `manifest` say what each plugin may use.
 
+mod audit;
 mod cli;
+mod egress;
+mod config;
 mod grpc;
 mod limits;
 mod literals;
@@ -14,6 +17,7 @@ mod manifest;
 mod proto;
 mod registry;
 mod runtime;
+mod secrets;
 mod serve;
 mod struct_json;
 mod tasks;

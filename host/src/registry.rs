@@ -14,8 +14,10 @@ use anyhow::Context;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
+use crate::audit::AuditEvent;
 use crate::limits::Limits;
 use crate::manifest;
+use crate::runtime::capabilities::{Capabilities, HostServices};
 use crate::runtime::compile_cache::{self, CacheOutcome};
 use crate::runtime::instance_state::InstanceState;
 use crate::runtime::{Plugin, types};
@@ -29,6 +31,7 @@ pub struct Loader {
     pub linker: Linker<InstanceState>,
     pub cache_dir: Option<PathBuf>,
     pub default_limits: Limits,
+    pub services: HostServices,
 }
 
 /// Plugins indexed for routing.
@@ -52,6 +55,7 @@ impl Loader {
         engine: Engine,
         cache_dir: Option<PathBuf>,
         default_limits: Limits,
+        services: HostServices,
     ) -> anyhow::Result<Self> {
         let linker = crate::runtime::plugin::host_linker(&engine)?;
         Ok(Loader {
@@ -59,22 +63,35 @@ impl Loader {
             linker,
             cache_dir,
             default_limits,
+            services,
         })
     }
 
     /// Loads one component file with its manifest.
     pub async fn load_file(&self, file: &Path) -> anyhow::Result<Plugin> {
         let manifest = manifest::load_for(file)?;
+        let manifest_error =
+            |reason: String| anyhow::anyhow!("{}: {reason}", manifest::manifest_path_for(file).display());
         let limits = manifest
             .limits
             .apply(self.default_limits)
-            .map_err(|reason| {
-                anyhow::anyhow!("{}: {reason}", manifest::manifest_path_for(file).display())
-            })?;
+            .map_err(manifest_error)?;
+        let plugin_id = plugin_id(file);
+        let capabilities = Capabilities::from_manifest(&plugin_id, &manifest, &self.services)
+            .map_err(manifest_error)?;
         let bytes = tokio::fs::read(file)
             .await
             .with_context(|| format!("cannot read {}", file.display()))?;
         let sha256 = compile_cache::content_sha256(&bytes);
+        if let Some(pinned) = &manifest.sha256
+            && !pinned.get_ref().eq_ignore_ascii_case(&sha256)
+        {
+            return Err(manifest_error(format!(
+                "sha256 = \"{}\" does not match the component, whose sha256 is {sha256}: \
+                 deploy the pinned build, or update the pin if this build is intended",
+                pinned.get_ref()
+            )));
+        }
         let size = bytes.len() as u64;
         let engine = self.engine.clone();
         let cache_dir = self.cache_dir.clone();
@@ -98,6 +115,7 @@ impl Loader {
             sha256,
             size,
             limits,
+            Arc::new(capabilities),
         )
         .await?;
         tracing::info!(
@@ -112,6 +130,17 @@ impl Loader {
             ms = started.elapsed().as_millis() as u64,
             "plugin loaded"
         );
+        self.services.audit.record(AuditEvent::PluginLoaded {
+            plugin: plugin_id,
+            file: file.display().to_string(),
+            sha256: plugin.sha256.clone(),
+            categories: plugin
+                .info
+                .categories
+                .iter()
+                .map(|c| format!("{}:{}", c.name, c.version))
+                .collect(),
+        });
         Ok(plugin)
     }
 
@@ -228,6 +257,13 @@ pub fn component_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+/// A plugin's id (audit events, manifests): its file name without `.wasm`.
+pub fn plugin_id(file: &Path) -> String {
+    file.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 pub fn describe_categories(categories: &[types::TaskCategory]) -> String {

@@ -11,13 +11,15 @@ use crate::runtime::engine::{PoolSettings, build_engine, start_epoch_ticker};
 use crate::tasks::Tasks;
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let limits = args.runtime.default_limits()?;
+    let config = args.runtime.host_config()?;
+    let limits = args.runtime.default_limits(&config)?;
+    let services = args.runtime.host_services(&config, false)?;
     let engine = build_engine(Some(PoolSettings {
         max_instances: args.max_instances,
         ..PoolSettings::default()
     }))?;
     let _ticker = start_epoch_ticker(&engine);
-    let loader = Loader::new(engine, args.runtime.cache_dir(), limits)?;
+    let loader = Loader::new(engine, args.runtime.cache_dir(), limits, services)?;
     let (registry, skipped) = loader.load_dir(&args.plugins).await?;
     let loaded = registry.plugins().count();
     if !skipped.is_empty() {

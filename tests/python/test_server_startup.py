@@ -111,8 +111,14 @@ def test_log_has_no_colour_codes_without_no_color(hangar_bin, plugin_files, tmp_
     watchdog = threading.Timer(60, proc.kill)  # bounds the readline below
     watchdog.start()
     try:
-        line = proc.stdout.readline()
-        assert "hangar listening on" in line, line
+        # stdout also carries audit events (JSON lines) before the banner.
+        seen = []
+        for _ in range(50):
+            line = proc.stdout.readline()
+            seen.append(line)
+            if not line or "hangar listening on" in line:
+                break
+        assert "hangar listening on" in line, seen
     finally:
         watchdog.cancel()
         proc.terminate()

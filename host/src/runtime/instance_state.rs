@@ -5,12 +5,15 @@
 //! A fresh state is made for every call and dropped with the instance, so
 //! nothing one task does can be seen by the next.
 
+use std::sync::Arc;
+
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::logging;
+use super::capabilities::Capabilities;
 
 /// How much of a plugin's stderr is kept per call.
 const STDERR_CAPTURE_BYTES: usize = 64 * 1024;
@@ -22,9 +25,12 @@ pub struct InstanceState {
     stderr: MemoryOutputPipe,
     /// Plugin name and task, for the log lines the guest emits.
     log_context: LogContext,
+    /// What the plugin's manifest grants (shared by all its instances).
+    pub(crate) capabilities: Arc<Capabilities>,
 }
 
-/// Who is speaking when a guest logs.
+/// Who is speaking when a guest logs, and for which task (also used in
+/// audit events).
 #[derive(Debug, Clone, Default)]
 pub struct LogContext {
     pub plugin: String,
@@ -32,7 +38,16 @@ pub struct LogContext {
 }
 
 impl InstanceState {
-    pub fn new(memory_bytes: u64, log_context: LogContext) -> Self {
+    /// The task this instance is running for (empty outside a task).
+    pub fn task(&self) -> &str {
+        &self.log_context.task
+    }
+
+    pub fn new(
+        memory_bytes: u64,
+        log_context: LogContext,
+        capabilities: Arc<Capabilities>,
+    ) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
         let wasi = WasiCtxBuilder::new()
             .stderr(stderr.clone())
@@ -51,6 +66,7 @@ impl InstanceState {
             limits,
             stderr,
             log_context,
+            capabilities,
         }
     }
 

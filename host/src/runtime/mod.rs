@@ -5,6 +5,7 @@
 //! or of Flyte's protobuf messages.
 
 pub mod bindings;
+pub mod capabilities;
 pub mod compile_cache;
 pub mod engine;
 pub mod instance_state;

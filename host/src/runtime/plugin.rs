@@ -8,6 +8,7 @@
 //! whatever happened, so a trap never poisons the next call.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -15,6 +16,7 @@ use wasmtime::component::{Component, ComponentExportIndex, Instance, InstancePre
 use wasmtime::{Engine, Store, Trap};
 
 use super::bindings::{async_handler, identity, logging, observability, types};
+use super::capabilities::Capabilities;
 use super::engine::ticks_for;
 use super::instance_state::{InstanceState, LogContext};
 use crate::limits::Limits;
@@ -55,6 +57,8 @@ pub struct Plugin {
     /// What the component said about itself.
     pub info: types::AgentInfo,
     pub limits: Limits,
+    /// What the plugin's manifest grants.
+    pub capabilities: Arc<Capabilities>,
     pre: InstancePre<InstanceState>,
     handler: Handler,
 }
@@ -99,6 +103,7 @@ impl Plugin {
         sha256: String,
         size: u64,
         limits: Limits,
+        capabilities: Arc<Capabilities>,
     ) -> anyhow::Result<Plugin> {
         let pre = linker.instantiate_pre(component).map_err(|e| {
             anyhow::anyhow!(
@@ -137,6 +142,7 @@ impl Plugin {
                 categories: Vec::new(),
             },
             limits,
+            capabilities,
             pre,
             handler,
         };
@@ -144,10 +150,9 @@ impl Plugin {
             plugin: plugin.file.display().to_string(),
             task: "describe".into(),
         };
-        let (mut store, instance) = plugin.instantiate(context).await?;
-        let guest = identity
-            .load(&mut store, &instance)
-            .map_err(|e| plugin.classify(e, &store))
+        let (mut store, guest) = plugin
+            .prepare(context, |s, i| identity.load(s, i))
+            .await
             .context("cannot call describe")?;
         let info = guest
             .call_describe(&mut store)
@@ -183,10 +188,7 @@ impl Plugin {
         task: &types::Task,
     ) -> Result<Result<Vec<u8>, types::AgentError>, CallError> {
         let handler = self.async_handler("create")?;
-        let (mut store, instance) = self.instantiate(context).await?;
-        let guest = handler
-            .load(&mut store, &instance)
-            .map_err(|e| self.classify(e, &store))?;
+        let (mut store, guest) = self.prepare(context, |s, i| handler.load(s, i)).await?;
         guest
             .call_create(&mut store, task)
             .await
@@ -199,10 +201,7 @@ impl Plugin {
         handle: &types::TaskHandle,
     ) -> Result<Result<types::Resource, types::AgentError>, CallError> {
         let handler = self.async_handler("get")?;
-        let (mut store, instance) = self.instantiate(context).await?;
-        let guest = handler
-            .load(&mut store, &instance)
-            .map_err(|e| self.classify(e, &store))?;
+        let (mut store, guest) = self.prepare(context, |s, i| handler.load(s, i)).await?;
         guest
             .call_get(&mut store, handle)
             .await
@@ -215,10 +214,7 @@ impl Plugin {
         handle: &types::TaskHandle,
     ) -> Result<Result<(), types::AgentError>, CallError> {
         let handler = self.async_handler("delete")?;
-        let (mut store, instance) = self.instantiate(context).await?;
-        let guest = handler
-            .load(&mut store, &instance)
-            .map_err(|e| self.classify(e, &store))?;
+        let (mut store, guest) = self.prepare(context, |s, i| handler.load(s, i)).await?;
         guest
             .call_delete(&mut store, handle)
             .await
@@ -232,10 +228,7 @@ impl Plugin {
         query: &types::MetricsQuery,
     ) -> Result<Result<Vec<types::MetricResult>, types::AgentError>, CallError> {
         let indices = self.observability("get-metrics")?;
-        let (mut store, instance) = self.instantiate(context).await?;
-        let guest = indices
-            .load(&mut store, &instance)
-            .map_err(|e| self.classify(e, &store))?;
+        let (mut store, guest) = self.prepare(context, |s, i| indices.load(s, i)).await?;
         guest
             .call_get_metrics(&mut store, handle, query)
             .await
@@ -250,10 +243,7 @@ impl Plugin {
         token: &str,
     ) -> Result<Result<types::LogPage, types::AgentError>, CallError> {
         let indices = self.observability("get-logs")?;
-        let (mut store, instance) = self.instantiate(context).await?;
-        let guest = indices
-            .load(&mut store, &instance)
-            .map_err(|e| self.classify(e, &store))?;
+        let (mut store, guest) = self.prepare(context, |s, i| indices.load(s, i)).await?;
         guest
             .call_get_logs(&mut store, handle, lines, token)
             .await
@@ -268,13 +258,12 @@ impl Plugin {
         let Handler::Sync(handler) = &self.handler else {
             return Err(self.unimplemented("do"));
         };
-        let (mut store, instance) = self.instantiate(context).await?;
-        let func = instance
-            .get_typed_func::<(&types::Task,), (Result<types::Resource, types::AgentError>,)>(
-                &mut store,
-                &handler.do_export,
-            )
-            .map_err(|e| self.classify(e, &store))?;
+        type DoFunc = (Result<types::Resource, types::AgentError>,);
+        let (mut store, func) = self
+            .prepare(context, |s, i| {
+                i.get_typed_func::<(&types::Task,), DoFunc>(s, &handler.do_export)
+            })
+            .await?;
         let (result,) = func
             .call_async(&mut store, (task,))
             .await
@@ -306,6 +295,17 @@ impl Plugin {
         }
     }
 
+    /// A fresh instance with one of its exports looked up by `load`.
+    async fn prepare<G>(
+        &self,
+        context: LogContext,
+        load: impl FnOnce(&mut Store<InstanceState>, &Instance) -> wasmtime::Result<G>,
+    ) -> Result<(Store<InstanceState>, G), CallError> {
+        let (mut store, instance) = self.instantiate(context).await?;
+        let guest = load(&mut store, &instance).map_err(|e| self.classify(e, &store))?;
+        Ok((store, guest))
+    }
+
     /// A fresh instance in a fresh store, with this plugin's limits armed.
     async fn instantiate(
         &self,
@@ -313,7 +313,11 @@ impl Plugin {
     ) -> Result<(Store<InstanceState>, Instance), CallError> {
         let mut store = Store::new(
             self.pre.engine(),
-            InstanceState::new(self.limits.memory_bytes, context),
+            InstanceState::new(
+                self.limits.memory_bytes,
+                context,
+                self.capabilities.clone(),
+            ),
         );
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(ticks_for(self.limits.call_timeout));

@@ -1,0 +1,67 @@
+//! Everything a plugin's instances may use beyond pure computation, as
+//! granted by its manifest: one value per plugin, shared by every instance
+//! (each call gets a cheap `Arc` clone).
+//!
+//! Each capability lives in its own module (`egress`, `secrets`) and knows
+//! nothing of the others; this struct only carries them side by side.
+
+use std::sync::Arc;
+
+use crate::audit::AuditLog;
+use crate::egress::EgressGrant;
+use crate::manifest::Manifest;
+use crate::secrets::{SecretGrant, SecretStore};
+
+/// Host-wide services capabilities draw on.
+#[derive(Clone)]
+pub struct HostServices {
+    pub audit: AuditLog,
+    pub secret_store: Arc<SecretStore>,
+}
+
+impl Default for HostServices {
+    fn default() -> Self {
+        HostServices {
+            audit: AuditLog::off(),
+            secret_store: Arc::new(SecretStore::default()),
+        }
+    }
+}
+
+pub struct Capabilities {
+    /// The plugin's id in audit events: its file name without `.wasm`.
+    pub plugin: String,
+    pub audit: AuditLog,
+    pub secret_store: Arc<SecretStore>,
+    pub secrets: SecretGrant,
+    pub egress: EgressGrant,
+}
+
+impl Capabilities {
+    /// The capabilities `manifest` grants; errors name the manifest key.
+    pub fn from_manifest(
+        plugin: &str,
+        manifest: &Manifest,
+        host: &HostServices,
+    ) -> Result<Capabilities, String> {
+        Ok(Capabilities {
+            plugin: plugin.to_string(),
+            audit: host.audit.clone(),
+            secret_store: host.secret_store.clone(),
+            secrets: SecretGrant::from_manifest(&manifest.secrets)?,
+            egress: EgressGrant::from_manifest(&manifest.http)?,
+        })
+    }
+
+    /// No capabilities at all (what a plugin without a manifest gets).
+    pub fn none(plugin: &str) -> Capabilities {
+        let host = HostServices::default();
+        Capabilities {
+            plugin: plugin.to_string(),
+            audit: host.audit,
+            secret_store: host.secret_store,
+            secrets: SecretGrant::default(),
+            egress: EgressGrant::default(),
+        }
+    }
+}
