@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds every Rust guest (WebAssembly components for Hangar):
 #   examples      -> plugins/{echo,wait,echo-sync}.wasm
-#   test fixtures -> target/test-plugins/{faulty,faulty-sync,observable}.wasm
+#   test fixtures -> target/test-plugins/{faulty,faulty-sync,observable,misbehave}.wasm
 #
 # Toolchain: rustup's wasm32-wasip2 target when it is installed (the normal
 # path: `rustup target add wasm32-wasip2`); otherwise Debian's rustc-web with
@@ -32,6 +32,9 @@ guests=(
     "faulty-agent|target/test-plugins/faulty.wasm"
     "faulty-sync-agent|target/test-plugins/faulty-sync.wasm"
     "observable-agent|target/test-plugins/observable.wasm"
+    "http-client-agent|target/test-plugins/http-client.wasm"
+    "secret-reader-agent|target/test-plugins/secret-reader.wasm"
+    "misbehave-agent|target/test-plugins/misbehave.wasm"
 )
 
 log() { printf '==> %s\n' "$*" >&2; }

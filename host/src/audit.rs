@@ -41,6 +41,10 @@ pub enum AuditEvent {
         duration_ms: u64,
         /// Names of secrets the host injected into the request.
         injected_secrets: Vec<String>,
+        /// Why an allowed request failed (connect error, timeout, a limit),
+        /// when it did.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
     },
     SecretAccess {
         plugin: String,

@@ -42,6 +42,12 @@ pub enum Command {
     /// until the job ends and print its outputs (or call do, for a sync
     /// agent). No server, no cluster.
     Run(RunArgs),
+    /// Show what plugins are, what they import, what their manifests grant,
+    /// and where those disagree. For security reviews; no server needed.
+    Inspect(crate::inspect::InspectArgs),
+    /// Validate a plugin directory (and the host config) for CI: one line
+    /// per problem, exit code 1 on any error.
+    Check(crate::inspect::CheckArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -87,6 +93,28 @@ pub struct RuntimeArgs {
     /// override) [default: 10000]
     #[arg(long, env = "HANGAR_CALL_TIMEOUT_MS")]
     pub call_timeout_ms: Option<u64>,
+    /// Default fuel per call, about one unit per WebAssembly instruction (a
+    /// manifest may override); setting it anywhere turns on fuel metering,
+    /// which slows CPU-bound plugins [default: no fuel limit]
+    #[arg(long, env = "HANGAR_FUEL")]
+    pub fuel: Option<u64>,
+    /// Default calls of one plugin that run at once; extra calls wait up to
+    /// --queue-timeout-ms, then get RESOURCE_EXHAUSTED [default: 32]
+    #[arg(long, env = "HANGAR_MAX_CONCURRENT_CALLS")]
+    pub max_concurrent_calls: Option<u32>,
+    /// Default wait for a free call slot of a plugin, in milliseconds
+    /// [default: 1000]
+    #[arg(long, env = "HANGAR_QUEUE_TIMEOUT_MS")]
+    pub queue_timeout_ms: Option<u64>,
+    /// Default largest task passed into a plugin call (inputs, template),
+    /// in bytes; larger ones get RESOURCE_EXHAUSTED [default: 8388608]
+    #[arg(long, env = "HANGAR_MAX_INPUT_BYTES")]
+    pub max_input_bytes: Option<u64>,
+    /// Default largest answer of a plugin call (outputs, messages,
+    /// resource_meta), in bytes; a larger one fails the task [default:
+    /// 8388608]
+    #[arg(long, env = "HANGAR_MAX_OUTPUT_BYTES")]
+    pub max_output_bytes: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -140,23 +168,37 @@ impl RuntimeArgs {
 
     /// Default limits: built-in defaults, then the config file, then flags.
     pub fn default_limits(&self, config: &HostConfig) -> anyhow::Result<limits::Limits> {
-        let from_config = config.limits.apply(limits::Limits::default()).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: {e}",
-                self.config.as_deref().unwrap_or(Path::new("hangar.toml")).display()
-            )
-        })?;
+        let from_config = config
+            .limits
+            .apply(limits::Limits::default())
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: {e}",
+                    self.config
+                        .as_deref()
+                        .unwrap_or(Path::new("hangar.toml"))
+                        .display()
+                )
+            })?;
         limits::LimitsOverride {
             memory_mib: self.memory_mib,
             call_timeout_ms: self.call_timeout_ms,
+            fuel: self.fuel,
+            max_concurrent_calls: self.max_concurrent_calls,
+            queue_timeout_ms: self.queue_timeout_ms,
+            max_input_bytes: self.max_input_bytes,
+            max_output_bytes: self.max_output_bytes,
         }
         .apply(from_config)
         .map_err(|e| {
-            anyhow::anyhow!(
-                "{}",
-                e.replace("limits.memory_mib", "--memory-mib")
-                    .replace("limits.call_timeout_ms", "--call-timeout-ms")
-            )
+            // Name the flags, not the TOML keys.
+            let message = limits::KEYS.iter().fold(e, |m, key| {
+                m.replace(
+                    &format!("limits.{key}"),
+                    &format!("--{}", key.replace('_', "-")),
+                )
+            });
+            anyhow::anyhow!("{message}")
         })
     }
 

@@ -6,8 +6,9 @@
 //!
 //! ```toml
 //! [limits]                 # defaults for every plugin; a manifest may override
-//! memory_mib = 128
+//! memory_mib = 128         # every key, its default and range: limits.rs
 //! call_timeout_ms = 10000
+//! max_concurrent_calls = 32
 //!
 //! [secrets]
 //! env_prefix = "_FSEC_"    # secret NAME is read from env var _FSEC_NAME ...

@@ -25,13 +25,15 @@ use crate::tasks::{Route, TaskError, Tasks};
 const TASK_FAILED: u8 = 2;
 
 pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
-    let engine = build_engine(None)?;
-    let _ticker = start_epoch_ticker(&engine);
     let config = args.runtime.host_config()?;
+    let limits = args.runtime.default_limits(&config)?;
+    let fuel = crate::limits::fuel_metering_needed(&limits, std::slice::from_ref(&args.plugin));
+    let engine = build_engine(None, fuel)?;
+    let _ticker = start_epoch_ticker(&engine);
     let loader = Loader::new(
         engine,
         args.runtime.cache_dir(),
-        args.runtime.default_limits(&config)?,
+        limits,
         // Outputs go to stdout: audit events must not mix with them.
         args.runtime.host_services(&config, true)?,
     )?;

@@ -7,9 +7,10 @@
 
 mod audit;
 mod cli;
-mod egress;
 mod config;
+mod egress;
 mod grpc;
+mod inspect;
 mod limits;
 mod literals;
 mod local_run;
@@ -29,9 +30,14 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
+    // Commands that print reports keep the log to what went wrong.
+    let default_log = match cli.command {
+        cli::Command::Inspect(_) | cli::Command::Check(_) => "warn",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_log)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
@@ -50,6 +56,8 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             cli::Command::Serve(args) => serve::serve(args).await.map(|()| 0),
             cli::Command::Run(args) => local_run::run(args).await,
+            cli::Command::Inspect(args) => inspect::inspect(args).await,
+            cli::Command::Check(args) => inspect::check(args).await,
         }
     });
     match result {

@@ -16,7 +16,7 @@ use wasmtime::component::Linker;
 
 use crate::audit::AuditEvent;
 use crate::limits::Limits;
-use crate::manifest;
+use crate::manifest::{ManifestError, ManifestFile};
 use crate::runtime::capabilities::{Capabilities, HostServices};
 use crate::runtime::compile_cache::{self, CacheOutcome};
 use crate::runtime::instance_state::InstanceState;
@@ -69,16 +69,25 @@ impl Loader {
 
     /// Loads one component file with its manifest.
     pub async fn load_file(&self, file: &Path) -> anyhow::Result<Plugin> {
-        let manifest = manifest::load_for(file)?;
-        let manifest_error =
-            |reason: String| anyhow::anyhow!("{}: {reason}", manifest::manifest_path_for(file).display());
-        let limits = manifest
-            .limits
-            .apply(self.default_limits)
-            .map_err(manifest_error)?;
+        let manifest = ManifestFile::load_for(file)?;
+        self.load_with_manifest(file, &manifest).await
+    }
+
+    /// Loads one component file with a manifest already read. Manifest
+    /// problems come back as a [`ManifestError`] (`FILE:LINE: ...`).
+    pub async fn load_with_manifest(
+        &self,
+        file: &Path,
+        manifest_file: &ManifestFile,
+    ) -> anyhow::Result<Plugin> {
         let plugin_id = plugin_id(file);
-        let capabilities = Capabilities::from_manifest(&plugin_id, &manifest, &self.services)
-            .map_err(manifest_error)?;
+        let (limits, capabilities) = grants(
+            &plugin_id,
+            manifest_file,
+            self.default_limits,
+            &self.services,
+        )?;
+        let manifest = &manifest_file.manifest;
         let bytes = tokio::fs::read(file)
             .await
             .with_context(|| format!("cannot read {}", file.display()))?;
@@ -86,11 +95,16 @@ impl Loader {
         if let Some(pinned) = &manifest.sha256
             && !pinned.get_ref().eq_ignore_ascii_case(&sha256)
         {
-            return Err(manifest_error(format!(
-                "sha256 = \"{}\" does not match the component, whose sha256 is {sha256}: \
-                 deploy the pinned build, or update the pin if this build is intended",
-                pinned.get_ref()
-            )));
+            return Err(manifest_file
+                .error_at(
+                    pinned.span().start,
+                    format!(
+                        "sha256 = \"{}\" does not match the component, whose sha256 is {sha256}: \
+                         deploy the pinned build, or update the pin if this build is intended",
+                        pinned.get_ref()
+                    ),
+                )
+                .into());
         }
         let size = bytes.len() as u64;
         let engine = self.engine.clone();
@@ -161,6 +175,24 @@ impl Loader {
         }
         Ok((Registry::from_plugins(plugins)?, skipped))
     }
+}
+
+/// What a manifest grants, checked: the plugin's limits over `defaults` and
+/// its capabilities. Errors point at the manifest line to fix.
+pub fn grants(
+    plugin_id: &str,
+    manifest_file: &ManifestFile,
+    defaults: Limits,
+    services: &HostServices,
+) -> Result<(Limits, Capabilities), ManifestError> {
+    let manifest = &manifest_file.manifest;
+    let limits = manifest
+        .limits
+        .apply(defaults)
+        .map_err(|reason| manifest_file.error(reason))?;
+    let capabilities = Capabilities::from_manifest(plugin_id, manifest, services)
+        .map_err(|reason| manifest_file.error(reason))?;
+    Ok((limits, capabilities))
 }
 
 impl Registry {

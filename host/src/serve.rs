@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::audit::AuditEvent;
 use crate::cli::ServeArgs;
 use crate::registry::Loader;
 use crate::runtime::engine::{PoolSettings, build_engine, start_epoch_ticker};
@@ -14,10 +15,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.runtime.host_config()?;
     let limits = args.runtime.default_limits(&config)?;
     let services = args.runtime.host_services(&config, false)?;
-    let engine = build_engine(Some(PoolSettings {
-        max_instances: args.max_instances,
-        ..PoolSettings::default()
-    }))?;
+    let components = crate::registry::component_files(&args.plugins).unwrap_or_default();
+    let fuel = crate::limits::fuel_metering_needed(&limits, &components);
+    if fuel {
+        tracing::info!("fuel metering is on: the host config or a manifest sets limits.fuel");
+    }
+    let engine = build_engine(
+        Some(PoolSettings {
+            max_instances: args.max_instances,
+            ..PoolSettings::default()
+        }),
+        fuel,
+    )?;
     let _ticker = start_epoch_ticker(&engine);
     let loader = Loader::new(engine, args.runtime.cache_dir(), limits, services)?;
     let (registry, skipped) = loader.load_dir(&args.plugins).await?;
@@ -45,8 +54,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(address) = address {
         println!("hangar listening on {address}");
     }
-    let tasks = Tasks::new(Arc::new(registry));
-    crate::grpc::serve(tasks, listener, args.max_request_bytes, shutdown_signal()).await
+    let registry = Arc::new(registry);
+    let tasks = Tasks::new(registry.clone());
+    let served =
+        crate::grpc::serve(tasks, listener, args.max_request_bytes, shutdown_signal()).await;
+    // The server has stopped: every plugin is unloaded with it.
+    for plugin in registry.plugins() {
+        loader.services.audit.record(AuditEvent::PluginUnloaded {
+            plugin: plugin.capabilities.plugin.clone(),
+            file: plugin.file.display().to_string(),
+        });
+    }
+    served
 }
 
 async fn shutdown_signal() {

@@ -47,6 +47,9 @@ PLUGIN_SOURCES = {
     "faulty": REPO_ROOT / "target" / "test-plugins" / "faulty.wasm",
     "faulty-sync": REPO_ROOT / "target" / "test-plugins" / "faulty-sync.wasm",
     "observable": REPO_ROOT / "target" / "test-plugins" / "observable.wasm",
+    "http-client": REPO_ROOT / "target" / "test-plugins" / "http-client.wasm",
+    "misbehave": REPO_ROOT / "target" / "test-plugins" / "misbehave.wasm",
+    "secret-reader": REPO_ROOT / "target" / "test-plugins" / "secret-reader.wasm",
 }
 
 # Start-up compiles every plugin once (then the shared cache serves them).

@@ -22,9 +22,19 @@ EXPECTED_AGENTS = {
     "echo": (["echo"], False),
     "wait": (["wait"], False),
     "echo_sync": (["echo_sync"], True),
-    "faulty": (sorted(["fail_permanent", "fail_retryable", "trap_panic", "trap_unreachable", "out_of_bounds"]), False),
+    "faulty": (
+        sorted(["fail_permanent", "fail_retryable", "trap_panic", "trap_unreachable", "out_of_bounds", "huge_meta"]),
+        False,
+    ),
     "faulty-sync": (sorted(["sync_fail_permanent", "sync_fail_retryable", "sync_trap"]), True),
     "observable": (["observed"], False),
+    "secret-reader": (["read_secret"], True),
+    "http-client": (["http_fetch"], True),
+    "misbehave": (
+        sorted(["spin", "memory_bomb", "deep_recursion", "huge_output", "open_file", "connect_socket"]
+               + ["sleep_then_ok", "sleep", "compute", "ok"]),
+        True,
+    ),
 }
 
 

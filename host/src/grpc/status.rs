@@ -15,7 +15,14 @@ pub fn to_status(error: TaskError) -> Status {
         TaskError::InvalidRequest(_) | TaskError::InvalidMeta(_) => Code::InvalidArgument,
         TaskError::Call(CallError::Trap { .. }) => Code::Internal,
         TaskError::Call(CallError::Timeout { .. }) => Code::DeadlineExceeded,
-        TaskError::Call(CallError::Capacity { .. }) => Code::ResourceExhausted,
+        // Over a limit the operator set for the plugin: slots, fuel, or the
+        // size of the request. gRPC reports an oversized message the same way.
+        TaskError::Call(
+            CallError::Capacity { .. }
+            | CallError::OutOfFuel { .. }
+            | CallError::InputTooLarge { .. }
+            | CallError::OutputTooLarge { .. },
+        ) => Code::ResourceExhausted,
         TaskError::Call(CallError::Unimplemented { .. }) => Code::Unimplemented,
         TaskError::Agent {
             recoverable: true, ..
@@ -79,6 +86,29 @@ mod tests {
                 TaskError::Call(CallError::Capacity {
                     plugin: "p".into(),
                     reason: "full".into(),
+                }),
+                Code::ResourceExhausted,
+            ),
+            (
+                TaskError::Call(CallError::OutOfFuel {
+                    plugin: "p".into(),
+                    limit: 10,
+                }),
+                Code::ResourceExhausted,
+            ),
+            (
+                TaskError::Call(CallError::InputTooLarge {
+                    plugin: "p".into(),
+                    bytes: 2,
+                    limit: 1,
+                }),
+                Code::ResourceExhausted,
+            ),
+            (
+                TaskError::Call(CallError::OutputTooLarge {
+                    plugin: "p".into(),
+                    bytes: 2,
+                    limit: 1,
                 }),
                 Code::ResourceExhausted,
             ),

@@ -1,10 +1,10 @@
 //! Rust bindings for the `flyte:agent` WIT package, as the host sees it.
 //!
-//! One host-side world imports what we provide (logging) and lists every
-//! interface a plugin may export. A plugin exports only some of them, so we
-//! never instantiate this world as a whole: each interface's `GuestIndices`
-//! is looked up on its own, which is how the host tells async, sync and
-//! observable plugins apart.
+//! One host-side world imports what we provide (logging, secrets) and lists
+//! every interface a plugin may export. A plugin exports only some of them,
+//! so we never instantiate this world as a whole: each interface's
+//! `GuestIndices` is looked up on its own, which is how the host tells async,
+//! sync and observable plugins apart.
 //!
 //! `sync-handler` is not in this world: its function is named `do`, which
 //! bindgen cannot turn into Rust. The host reaches it through a typed export
@@ -17,15 +17,19 @@ wasmtime::component::bindgen!({
 
         world plugin {
             import flyte:agent/logging@0.1.0;
+            import flyte:agent/secrets@0.1.0;
             export flyte:agent/identity@0.1.0;
             export flyte:agent/async-handler@0.1.0;
             export flyte:agent/observability@0.1.0;
         }
     ",
     world: "hangar:host/plugin",
+    // `secrets.get` may trap: a guest that ignores `too-many-reads` is stopped.
+    imports: { "flyte:agent/secrets.get": trappable },
     exports: { default: async },
 });
 
 pub use exports::flyte::agent::{async_handler, identity, observability};
 pub use flyte::agent::logging;
+pub use flyte::agent::secrets;
 pub use flyte::agent::types;

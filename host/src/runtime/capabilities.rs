@@ -49,19 +49,7 @@ impl Capabilities {
             audit: host.audit.clone(),
             secret_store: host.secret_store.clone(),
             secrets: SecretGrant::from_manifest(&manifest.secrets)?,
-            egress: EgressGrant::from_manifest(&manifest.http)?,
+            egress: EgressGrant::from_manifest(&manifest.http, &manifest.secrets.inject)?,
         })
-    }
-
-    /// No capabilities at all (what a plugin without a manifest gets).
-    pub fn none(plugin: &str) -> Capabilities {
-        let host = HostServices::default();
-        Capabilities {
-            plugin: plugin.to_string(),
-            audit: host.audit,
-            secret_store: host.secret_store,
-            secrets: SecretGrant::default(),
-            egress: EgressGrant::default(),
-        }
     }
 }

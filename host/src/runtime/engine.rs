@@ -1,7 +1,8 @@
 //! The one wasmtime `Engine` every plugin shares, configured for serving:
 //! async calls (a slow plugin never blocks a thread), epoch interruption for
 //! wall-clock deadlines, and the pooling allocator so a fresh instance per
-//! call is cheap.
+//! call is cheap. Fuel metering only when some plugin has a fuel limit (see
+//! [`crate::limits::fuel_metering_needed`] for why).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +13,8 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use crate::limits::MAX_MEMORY_MIB;
 
-/// How often the epoch advances; call deadlines are counted in these ticks.
+/// How often the epoch advances. Each tick, a running guest checks its
+/// wall-clock deadline and yields to the async runtime (see `plugin.rs`).
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Sizing of the instance pool (how many instances may be alive at once).
@@ -33,12 +35,16 @@ impl Default for PoolSettings {
     }
 }
 
-/// Builds the engine. `pooling: false` uses on-demand allocation (for
-/// one-shot local runs, where reserving a pool is wasted work).
-pub fn build_engine(pool: Option<PoolSettings>) -> anyhow::Result<Engine> {
+/// Builds the engine. `pool: None` uses on-demand allocation (for one-shot
+/// local runs, where reserving a pool is wasted work). `fuel` compiles fuel
+/// metering into every plugin (a different compiled artifact, so the
+/// compile cache keys it separately); decide it with
+/// [`crate::limits::fuel_metering_needed`].
+pub fn build_engine(pool: Option<PoolSettings>, fuel: bool) -> anyhow::Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
+    config.consume_fuel(fuel);
     if let Some(pool) = pool {
         let mut pooling = PoolingAllocationConfig::default();
         // A component such as a componentized Go or Python program holds
@@ -85,10 +91,4 @@ impl Drop for EpochTicker {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
-}
-
-/// Number of epoch ticks that cover `timeout` (at least one).
-pub fn ticks_for(timeout: Duration) -> u64 {
-    let tick = EPOCH_TICK.as_millis().max(1);
-    (timeout.as_millis().div_ceil(tick)).max(1) as u64
 }

@@ -8,25 +8,30 @@
 use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::logging;
 use super::capabilities::Capabilities;
+use super::limiter::MemoryLimiter;
 
 /// How much of a plugin's stderr is kept per call.
 const STDERR_CAPTURE_BYTES: usize = 64 * 1024;
 
 pub struct InstanceState {
     wasi: WasiCtx,
-    table: ResourceTable,
-    pub(super) limits: StoreLimits,
+    pub(crate) table: ResourceTable,
+    /// `wasi:http` state; requests go through `egress` (see
+    /// `egress::wasi_http`).
+    pub(crate) http: crate::egress::wasi_http::HttpState,
+    pub(super) limits: MemoryLimiter,
     stderr: MemoryOutputPipe,
     /// Plugin name and task, for the log lines the guest emits.
     log_context: LogContext,
     /// What the plugin's manifest grants (shared by all its instances).
     pub(crate) capabilities: Arc<Capabilities>,
+    /// Secrets read so far in this call (see `secrets::guest_access`).
+    pub(crate) secret_reads: u32,
 }
 
 /// Who is speaking when a guest logs, and for which task (also used in
@@ -56,17 +61,18 @@ impl InstanceState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(usize::try_from(memory_bytes).unwrap_or(usize::MAX))
-            .trap_on_grow_failure(true)
-            .build();
+        let limits = MemoryLimiter::new(memory_bytes);
+        let http =
+            crate::egress::wasi_http::HttpState::new(capabilities.clone(), &log_context.task);
         InstanceState {
             wasi,
             table: ResourceTable::new(),
+            http,
             limits,
             stderr,
             log_context,
             capabilities,
+            secret_reads: 0,
         }
     }
 

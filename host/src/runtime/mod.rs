@@ -5,10 +5,12 @@
 //! or of Flyte's protobuf messages.
 
 pub mod bindings;
+pub mod boundary;
 pub mod capabilities;
 pub mod compile_cache;
 pub mod engine;
 pub mod instance_state;
+pub mod limiter;
 pub mod plugin;
 
 pub use bindings::types;

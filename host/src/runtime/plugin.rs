@@ -6,18 +6,27 @@
 //! an agent error) or a [`CallError`] when the sandbox stopped it: a trap, a
 //! deadline, a full instance pool. The instance is dropped after every call
 //! whatever happened, so a trap never poisons the next call.
+//!
+//! Every call goes through the plugin's limits in this order: the size of
+//! what is passed in, a slot among its `max_concurrent_calls` (waiting at
+//! most `queue_timeout_ms`), then a fresh instance with its memory cap,
+//! wall-clock deadline and fuel armed, then the size of what came back.
+//! The wall-clock deadline is enforced twice: epoch interruption stops
+//! guest code, and a timer around the call stops a guest waiting in the
+//! host.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use wasmtime::component::{Component, ComponentExportIndex, Instance, InstancePre, Linker};
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
-use super::bindings::{async_handler, identity, logging, observability, types};
+use super::bindings::{async_handler, identity, logging, observability, secrets, types};
+use super::boundary;
 use super::capabilities::Capabilities;
-use super::engine::ticks_for;
 use super::instance_state::{InstanceState, LogContext};
 use crate::limits::Limits;
 
@@ -61,6 +70,10 @@ pub struct Plugin {
     pub capabilities: Arc<Capabilities>,
     pre: InstancePre<InstanceState>,
     handler: Handler,
+    /// One permit per call allowed to run at once (`max_concurrent_calls`).
+    calls: Semaphore,
+    /// Whether the engine meters fuel (then every store needs some).
+    meters_fuel: bool,
 }
 
 /// Why a call did not produce an answer from the agent.
@@ -73,20 +86,58 @@ pub enum CallError {
     /// The call ran past the plugin's time limit and was interrupted.
     #[error("plugin {plugin} did not finish within {}ms", .limit.as_millis())]
     Timeout { plugin: String, limit: Duration },
-    /// No instance slot was free.
+    /// No instance slot was free, or the plugin's own call slots stayed
+    /// busy for its whole queue timeout.
     #[error("no capacity to run plugin {plugin}: {reason}")]
     Capacity { plugin: String, reason: String },
+    /// The call used all the fuel its plugin is given.
+    #[error(
+        "plugin {plugin} ran out of fuel: the call used all {limit} units (limits.fuel) before \
+         finishing; make the work smaller or raise limits.fuel in its manifest"
+    )]
+    OutOfFuel { plugin: String, limit: u64 },
+    /// The task or handle is larger than the plugin accepts; nothing ran.
+    #[error(
+        "the request for plugin {plugin} is {bytes} bytes, over its limit of {limit} bytes \
+         (limits.max_input_bytes): pass large data by reference (a blob URI), or raise the limit \
+         in its manifest"
+    )]
+    InputTooLarge {
+        plugin: String,
+        bytes: u64,
+        limit: u64,
+    },
+    /// The plugin answered more bytes than it may (the answer is dropped).
+    #[error(
+        "plugin {plugin} answered {bytes} bytes, over its limit of {limit} bytes \
+         (limits.max_output_bytes): return large results by reference (write them under the \
+         output prefix), or raise the limit in its manifest"
+    )]
+    OutputTooLarge {
+        plugin: String,
+        bytes: u64,
+        limit: u64,
+    },
     /// The plugin does not implement this call.
     #[error("plugin {plugin} does not implement {what}")]
     Unimplemented { plugin: String, what: &'static str },
 }
 
 /// Builds the linker every plugin is pre-linked against: WASI (with no
-/// files, sockets or environment granted) and the `flyte:agent` imports.
+/// files, sockets or environment granted), `wasi:http` (every request
+/// denied unless the plugin's manifest allows it) and the `flyte:agent`
+/// imports.
 pub fn host_linker(engine: &Engine) -> anyhow::Result<Linker<InstanceState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(super::to_anyhow)?;
+    // wasi:http for every plugin; each request is checked by `egress`.
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(super::to_anyhow)?;
     logging::add_to_linker::<InstanceState, wasmtime::component::HasSelf<InstanceState>>(
+        &mut linker,
+        |state| state,
+    )
+    .map_err(super::to_anyhow)?;
+    secrets::add_to_linker::<InstanceState, wasmtime::component::HasSelf<InstanceState>>(
         &mut linker,
         |state| state,
     )
@@ -133,6 +184,15 @@ impl Plugin {
                  it against the world async-agent or sync-agent"
             ),
         };
+        // Fuel metering is an engine setting; a store reports whether it is on.
+        let meters_fuel = Store::new(pre.engine(), ()).get_fuel().is_ok();
+        if limits.fuel.is_some() && !meters_fuel {
+            anyhow::bail!(
+                "limits.fuel is set, but the engine was built without fuel metering (Hangar \
+                 turns it on at start-up when the host config or a manifest sets limits.fuel: \
+                 restart it after adding one)"
+            );
+        }
         let mut plugin = Plugin {
             file,
             sha256,
@@ -141,23 +201,27 @@ impl Plugin {
                 name: String::new(),
                 categories: Vec::new(),
             },
+            calls: Semaphore::new(limits.max_concurrent_calls as usize),
             limits,
             capabilities,
             pre,
             handler,
+            meters_fuel,
         };
         let context = LogContext {
             plugin: plugin.file.display().to_string(),
             task: "describe".into(),
         };
-        let (mut store, guest) = plugin
-            .prepare(context, |s, i| identity.load(s, i))
+        let info = plugin
+            .timed(async {
+                let (mut store, guest) =
+                    plugin.prepare(context, |s, i| identity.load(s, i)).await?;
+                guest
+                    .call_describe(&mut store)
+                    .await
+                    .map_err(|e| plugin.classify(e, &store))
+            })
             .await
-            .context("cannot call describe")?;
-        let info = guest
-            .call_describe(&mut store)
-            .await
-            .map_err(|e| plugin.classify(e, &store))
             .context("describe failed")?;
         validate_info(&info)?;
         plugin.info = info;
@@ -166,6 +230,11 @@ impl Plugin {
 
     pub fn name(&self) -> &str {
         &self.info.name
+    }
+
+    /// The compiled component (its imports and exports, for `hangar inspect`).
+    pub fn component(&self) -> &Component {
+        self.pre.component()
     }
 
     pub fn is_sync(&self) -> bool {
@@ -188,11 +257,18 @@ impl Plugin {
         task: &types::Task,
     ) -> Result<Result<Vec<u8>, types::AgentError>, CallError> {
         let handler = self.async_handler("create")?;
-        let (mut store, guest) = self.prepare(context, |s, i| handler.load(s, i)).await?;
-        guest
-            .call_create(&mut store, task)
-            .await
-            .map_err(|e| self.classify(e, &store))
+        let _slot = self.admit(boundary::task(task)).await?;
+        let answer = self
+            .timed(async {
+                let (mut store, guest) = self.prepare(context, |s, i| handler.load(s, i)).await?;
+                guest
+                    .call_create(&mut store, task)
+                    .await
+                    .map_err(|e| self.classify(e, &store))
+            })
+            .await?;
+        self.check_output(boundary::answer(&answer, |meta| meta.len() as u64))?;
+        Ok(answer)
     }
 
     pub async fn get(
@@ -201,11 +277,18 @@ impl Plugin {
         handle: &types::TaskHandle,
     ) -> Result<Result<types::Resource, types::AgentError>, CallError> {
         let handler = self.async_handler("get")?;
-        let (mut store, guest) = self.prepare(context, |s, i| handler.load(s, i)).await?;
-        guest
-            .call_get(&mut store, handle)
-            .await
-            .map_err(|e| self.classify(e, &store))
+        let _slot = self.admit(boundary::handle(handle)).await?;
+        let answer = self
+            .timed(async {
+                let (mut store, guest) = self.prepare(context, |s, i| handler.load(s, i)).await?;
+                guest
+                    .call_get(&mut store, handle)
+                    .await
+                    .map_err(|e| self.classify(e, &store))
+            })
+            .await?;
+        self.check_output(boundary::answer(&answer, boundary::resource))?;
+        Ok(answer)
     }
 
     pub async fn delete(
@@ -214,11 +297,18 @@ impl Plugin {
         handle: &types::TaskHandle,
     ) -> Result<Result<(), types::AgentError>, CallError> {
         let handler = self.async_handler("delete")?;
-        let (mut store, guest) = self.prepare(context, |s, i| handler.load(s, i)).await?;
-        guest
-            .call_delete(&mut store, handle)
-            .await
-            .map_err(|e| self.classify(e, &store))
+        let _slot = self.admit(boundary::handle(handle)).await?;
+        let answer = self
+            .timed(async {
+                let (mut store, guest) = self.prepare(context, |s, i| handler.load(s, i)).await?;
+                guest
+                    .call_delete(&mut store, handle)
+                    .await
+                    .map_err(|e| self.classify(e, &store))
+            })
+            .await?;
+        self.check_output(boundary::answer(&answer, |()| 0))?;
+        Ok(answer)
     }
 
     pub async fn get_metrics(
@@ -228,11 +318,21 @@ impl Plugin {
         query: &types::MetricsQuery,
     ) -> Result<Result<Vec<types::MetricResult>, types::AgentError>, CallError> {
         let indices = self.observability("get-metrics")?;
-        let (mut store, guest) = self.prepare(context, |s, i| indices.load(s, i)).await?;
-        guest
-            .call_get_metrics(&mut store, handle, query)
-            .await
-            .map_err(|e| self.classify(e, &store))
+        let query_bytes: usize = query.queries.iter().map(String::len).sum();
+        let _slot = self
+            .admit(boundary::handle(handle) + query_bytes as u64)
+            .await?;
+        let answer = self
+            .timed(async {
+                let (mut store, guest) = self.prepare(context, |s, i| indices.load(s, i)).await?;
+                guest
+                    .call_get_metrics(&mut store, handle, query)
+                    .await
+                    .map_err(|e| self.classify(e, &store))
+            })
+            .await?;
+        self.check_output(boundary::answer(&answer, |m| boundary::metrics(m)))?;
+        Ok(answer)
     }
 
     pub async fn get_logs(
@@ -243,11 +343,20 @@ impl Plugin {
         token: &str,
     ) -> Result<Result<types::LogPage, types::AgentError>, CallError> {
         let indices = self.observability("get-logs")?;
-        let (mut store, guest) = self.prepare(context, |s, i| indices.load(s, i)).await?;
-        guest
-            .call_get_logs(&mut store, handle, lines, token)
-            .await
-            .map_err(|e| self.classify(e, &store))
+        let _slot = self
+            .admit(boundary::handle(handle) + token.len() as u64)
+            .await?;
+        let answer = self
+            .timed(async {
+                let (mut store, guest) = self.prepare(context, |s, i| indices.load(s, i)).await?;
+                guest
+                    .call_get_logs(&mut store, handle, lines, token)
+                    .await
+                    .map_err(|e| self.classify(e, &store))
+            })
+            .await?;
+        self.check_output(boundary::answer(&answer, boundary::log_page))?;
+        Ok(answer)
     }
 
     pub async fn run_sync(
@@ -259,16 +368,82 @@ impl Plugin {
             return Err(self.unimplemented("do"));
         };
         type DoFunc = (Result<types::Resource, types::AgentError>,);
-        let (mut store, func) = self
-            .prepare(context, |s, i| {
-                i.get_typed_func::<(&types::Task,), DoFunc>(s, &handler.do_export)
+        let _slot = self.admit(boundary::task(task)).await?;
+        let (result,) = self
+            .timed(async {
+                let (mut store, func) = self
+                    .prepare(context, |s, i| {
+                        i.get_typed_func::<(&types::Task,), DoFunc>(s, &handler.do_export)
+                    })
+                    .await?;
+                func.call_async(&mut store, (task,))
+                    .await
+                    .map_err(|e| self.classify(e, &store))
             })
             .await?;
-        let (result,) = func
-            .call_async(&mut store, (task,))
-            .await
-            .map_err(|e| self.classify(e, &store))?;
+        self.check_output(boundary::answer(&result, boundary::resource))?;
         Ok(result)
+    }
+
+    /// Checks the size of what a call passes in, then waits (at most the
+    /// queue timeout) for one of the plugin's call slots. The slot is held
+    /// until the returned permit is dropped, after the instance.
+    async fn admit(&self, input_bytes: u64) -> Result<SemaphorePermit<'_>, CallError> {
+        if input_bytes > self.limits.max_input_bytes {
+            return Err(CallError::InputTooLarge {
+                plugin: self.display_name(),
+                bytes: input_bytes,
+                limit: self.limits.max_input_bytes,
+            });
+        }
+        // The common case takes a permit without arming a timer.
+        if let Ok(permit) = self.calls.try_acquire() {
+            return Ok(permit);
+        }
+        match tokio::time::timeout(self.limits.queue_timeout, self.calls.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            // Elapsed (the semaphore is never closed).
+            _ => Err(CallError::Capacity {
+                plugin: self.display_name(),
+                reason: format!(
+                    "all {} of its concurrent calls (limits.max_concurrent_calls) are in use and \
+                     none freed up within {}ms (limits.queue_timeout_ms); retry later, or raise \
+                     the limits in its manifest",
+                    self.limits.max_concurrent_calls,
+                    self.limits.queue_timeout.as_millis()
+                ),
+            }),
+        }
+    }
+
+    /// Runs `call` (a fresh instance and one guest call) under the plugin's
+    /// wall-clock limit. The epoch deadline stops guest code; this also
+    /// stops a guest that waits inside the host (a sleep, a slow response),
+    /// by dropping the call with its instance.
+    async fn timed<T>(
+        &self,
+        call: impl Future<Output = Result<T, CallError>>,
+    ) -> Result<T, CallError> {
+        tokio::time::timeout(self.limits.call_timeout, call)
+            .await
+            .unwrap_or_else(|_elapsed| {
+                Err(CallError::Timeout {
+                    plugin: self.display_name(),
+                    limit: self.limits.call_timeout,
+                })
+            })
+    }
+
+    /// Checks the size of what a call returned.
+    fn check_output(&self, bytes: u64) -> Result<(), CallError> {
+        if bytes > self.limits.max_output_bytes {
+            return Err(CallError::OutputTooLarge {
+                plugin: self.display_name(),
+                bytes,
+                limit: self.limits.max_output_bytes,
+            });
+        }
+        Ok(())
     }
 
     fn async_handler(&self, what: &'static str) -> Result<&async_handler::GuestIndices, CallError> {
@@ -313,15 +488,30 @@ impl Plugin {
     ) -> Result<(Store<InstanceState>, Instance), CallError> {
         let mut store = Store::new(
             self.pre.engine(),
-            InstanceState::new(
-                self.limits.memory_bytes,
-                context,
-                self.capabilities.clone(),
-            ),
+            InstanceState::new(self.limits.memory_bytes, context, self.capabilities.clone()),
         );
         store.limiter(|state| &mut state.limits);
-        store.set_epoch_deadline(ticks_for(self.limits.call_timeout));
-        store.epoch_deadline_trap();
+        // Each epoch tick (10 ms) of guest execution checks the wall-clock
+        // deadline and otherwise yields to the async runtime, so a guest
+        // that computes for long never holds a worker thread: other calls
+        // (and queue timeouts) keep running on the same threads. tokio's
+        // `yield_now` resumes the guest only once the worker has run what
+        // else was ready and polled for network events; a plain wake-up
+        // would be resumed first and let new requests wait for tokio's
+        // periodic I/O poll (61 polls, over half a second of busy guests).
+        let deadline = Instant::now() + self.limits.call_timeout;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            Ok(if Instant::now() >= deadline {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))
+            })
+        });
+        if self.meters_fuel {
+            let fuel = self.limits.fuel.unwrap_or(u64::MAX);
+            store.set_fuel(fuel).map_err(|e| self.classify(e, &store))?;
+        }
         let instance = self
             .pre
             .instantiate_async(&mut store)
@@ -342,10 +532,28 @@ impl Plugin {
                 reason: "every instance slot is in use; retry shortly".into(),
             };
         }
-        if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
-            return CallError::Timeout {
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => {
+                return CallError::Timeout {
+                    plugin,
+                    limit: self.limits.call_timeout,
+                };
+            }
+            Some(Trap::OutOfFuel) => {
+                return CallError::OutOfFuel {
+                    plugin,
+                    limit: self.limits.fuel.unwrap_or(u64::MAX),
+                };
+            }
+            _ => {}
+        }
+        if store.data().limits.exceeded() {
+            return CallError::Trap {
                 plugin,
-                limit: self.limits.call_timeout,
+                reason: format!(
+                    "memory limit of {} MiB reached (limits.memory_mib)",
+                    self.limits.memory_bytes / (1024 * 1024)
+                ),
             };
         }
         let mut reason = match error.downcast_ref::<Trap>() {

@@ -1,6 +1,8 @@
 //! The secrets capability: a plugin reads a secret only by a name its
-//! manifest grants. [`decide`] is the one place that says yes or no.
+//! manifest grants. [`decide`] is the one place that says yes or no;
+//! `guest_access` serves the guest's `flyte:agent/secrets` import with it.
 
+pub mod guest_access;
 pub mod store;
 
 use std::collections::BTreeSet;
@@ -36,10 +38,6 @@ impl SecretGrant {
             names.insert(name.clone());
         }
         Ok(SecretGrant { names })
-    }
-
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.names.iter().map(String::as_str)
     }
 }
 
@@ -77,8 +75,15 @@ mod tests {
             ("../openai_api_key", false),
         ];
         for (name, allowed) in cases {
-            assert_eq!(decide(&g, name) == SecretDecision::Allowed, allowed, "{name:?}");
+            assert_eq!(
+                decide(&g, name) == SecretDecision::Allowed,
+                allowed,
+                "{name:?}"
+            );
         }
-        assert!(matches!(decide(&grant(&[]), "x"), SecretDecision::Denied(_)));
+        assert!(matches!(
+            decide(&grant(&[]), "x"),
+            SecretDecision::Denied(_)
+        ));
     }
 }

@@ -118,6 +118,60 @@ mod tests {
         assert_eq!(store.read("token").unwrap().expose(), "s3cr3t");
         assert!(store.read("missing").is_none());
         assert!(store.read("../token").is_none());
-        assert_eq!(format!("{:?}", store.read("token").unwrap()), "SecretValue(<redacted>)");
+        assert_eq!(
+            format!("{:?}", store.read("token").unwrap()),
+            "SecretValue(<redacted>)"
+        );
+    }
+
+    /// Kubernetes mounts a Secret as DIR/NAME -> ..data/NAME, with
+    /// ..data -> ..TIMESTAMP/ swapped atomically on update.
+    #[cfg(unix)]
+    #[test]
+    fn reads_kubernetes_style_symlinked_mounts() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let version = dir.path().join("..2024_01_01_00_00_00.000000001");
+        std::fs::create_dir(&version).unwrap();
+        std::fs::write(version.join("token"), "v1").unwrap();
+        symlink("..2024_01_01_00_00_00.000000001", dir.path().join("..data")).unwrap();
+        symlink("..data/token", dir.path().join("token")).unwrap();
+        let store = SecretStore::new(&SecretSources {
+            env_prefix: String::new(),
+            dir: Some(dir.path().to_path_buf()),
+        });
+        assert_eq!(store.read("token").unwrap().expose(), "v1");
+        // An update: a new version directory, then ..data is swapped.
+        let next = dir.path().join("..2024_01_02_00_00_00.000000002");
+        std::fs::create_dir(&next).unwrap();
+        std::fs::write(next.join("token"), "v2\n").unwrap();
+        symlink(
+            "..2024_01_02_00_00_00.000000002",
+            dir.path().join("..data_tmp"),
+        )
+        .unwrap();
+        std::fs::rename(dir.path().join("..data_tmp"), dir.path().join("..data")).unwrap();
+        assert_eq!(store.read("token").unwrap().expose(), "v2");
+        // The bookkeeping entries are directories, never values.
+        assert!(store.read("..data").is_none());
+    }
+
+    #[test]
+    fn the_environment_wins_over_files() {
+        // Prefix "PA" + name "TH" reads $PATH: no need to change the
+        // environment of a multi-threaded test process.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("TH"), "from-file").unwrap();
+        let store = SecretStore::new(&SecretSources {
+            env_prefix: "PA".into(),
+            dir: Some(dir.path().to_path_buf()),
+        });
+        let expected = std::env::var("PATH").unwrap_or_else(|_| "from-file".into());
+        assert_eq!(store.read("TH").unwrap().expose(), expected);
+        let no_env = SecretStore::new(&SecretSources {
+            env_prefix: String::new(),
+            dir: Some(dir.path().to_path_buf()),
+        });
+        assert_eq!(no_env.read("TH").unwrap().expose(), "from-file");
     }
 }

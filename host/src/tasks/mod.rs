@@ -84,7 +84,9 @@ impl Tasks {
     }
 
     /// Starts a job; returns the resource_meta for propeller to keep. An
-    /// agent error is folded into the meta and reported by the next get.
+    /// agent error is folded into the meta and reported by the next get; so
+    /// is an answer over the plugin's `max_output_bytes` (see
+    /// [`answer_too_large`]).
     pub async fn create(
         &self,
         template: Option<&TaskTemplate>,
@@ -105,14 +107,14 @@ impl Tasks {
         let task = self.build_task(template, inputs, output_prefix, metadata)?;
         let context = log_context(&plugin, metadata);
         let outputs = template.interface.as_ref().and_then(|i| i.outputs.clone());
-        let envelope = match plugin.create(context, &task).await? {
-            Ok(agent_meta) => Envelope {
+        let envelope = match plugin.create(context, &task).await {
+            Ok(Ok(agent_meta)) => Envelope {
                 agent: plugin.name().to_string(),
                 outputs,
                 agent_meta,
                 create_error: None,
             },
-            Err(error) => Envelope {
+            Ok(Err(error)) => Envelope {
                 agent: plugin.name().to_string(),
                 outputs,
                 agent_meta: Vec::new(),
@@ -122,6 +124,17 @@ impl Tasks {
                     code: error.code,
                 }),
             },
+            Err(error @ CallError::OutputTooLarge { .. }) => Envelope {
+                agent: plugin.name().to_string(),
+                outputs,
+                agent_meta: Vec::new(),
+                create_error: Some(CreateError {
+                    recoverable: false,
+                    message: error.to_string(),
+                    code: OUTPUT_TOO_LARGE.to_string(),
+                }),
+            },
+            Err(error) => return Err(error.into()),
         };
         Ok(resource_meta::encode(&envelope))
     }
@@ -144,9 +157,10 @@ impl Tasks {
         }
         let handle = handle(&route, envelope.agent_meta, output_prefix);
         Ok(
-            match plugin.get(log_context(&plugin, None), &handle).await? {
-                Ok(res) => resource::from_agent(res, envelope.outputs.as_ref()),
-                Err(error) => resource::from_agent_error(error),
+            match plugin.get(log_context(&plugin, None), &handle).await {
+                Ok(Ok(res)) => resource::from_agent(res, envelope.outputs.as_ref()),
+                Ok(Err(error)) => resource::from_agent_error(error),
+                Err(error) => answer_too_large(error)?,
             },
         )
     }
@@ -186,11 +200,9 @@ impl Tasks {
         let task = self.build_task(template, inputs, output_prefix, metadata)?;
         let declared = template.interface.as_ref().and_then(|i| i.outputs.as_ref());
         Ok(
-            match plugin
-                .run_sync(log_context(&plugin, metadata), &task)
-                .await?
-            {
-                Ok(res) if !resource::is_terminal(res.phase) => resource::failed(
+            match plugin.run_sync(log_context(&plugin, metadata), &task).await {
+                Err(error) => answer_too_large(error)?,
+                Ok(Ok(res)) if !resource::is_terminal(res.phase) => resource::failed(
                     format!(
                         "the sync agent \"{}\" answered with the non-terminal phase {:?}; a sync agent must finish in one call",
                         plugin.name(),
@@ -199,8 +211,8 @@ impl Tasks {
                     "NonTerminalPhase",
                     false,
                 ),
-                Ok(res) => resource::from_agent(res, declared),
-                Err(error) => resource::from_agent_error(error),
+                Ok(Ok(res)) => resource::from_agent(res, declared),
+                Ok(Err(error)) => resource::from_agent_error(error),
             },
         )
     }
@@ -269,6 +281,24 @@ fn handle(route: &Route<'_>, agent_meta: Vec<u8>, output_prefix: &str) -> types:
         category,
         resource_meta: agent_meta,
         output_prefix: output_prefix.to_string(),
+    }
+}
+
+/// `agent_error.code` of a task whose agent answered over its size limit.
+const OUTPUT_TOO_LARGE: &str = "OutputTooLarge";
+
+/// An answer over `max_output_bytes` fails the task (a failed, non-retryable
+/// Resource naming the limit), like any other agent bug such as outputs
+/// that do not fit the interface: retrying would produce the same answer,
+/// and propeller turns gRPC errors into retries. Any other call error stays
+/// a gRPC error. (Calls that answer no Resource, delete and the
+/// observability ones, report it as RESOURCE_EXHAUSTED.)
+fn answer_too_large(error: CallError) -> Result<admin::Resource, TaskError> {
+    match error {
+        CallError::OutputTooLarge { .. } => {
+            Ok(resource::failed(error.to_string(), OUTPUT_TOO_LARGE, false))
+        }
+        other => Err(other.into()),
     }
 }
 

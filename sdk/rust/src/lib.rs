@@ -3,7 +3,8 @@
 //! # Modules
 //!
 //! The crate root re-exports everything an agent needs; [`log`] holds the
-//! logging functions and macros.
+//! logging functions and macros, [`secrets`] reads the secrets the operator
+//! granted.
 
 mod adapter;
 mod agent;
@@ -15,6 +16,7 @@ pub mod log;
 mod observe;
 mod panic_hook;
 mod resource;
+pub mod secrets;
 mod task;
 
 pub use agent::{AsyncAgent, ObservableAgent, SyncAgent};
@@ -23,6 +25,7 @@ pub use handle::TaskHandle;
 pub use info::{AgentInfo, TaskCategory};
 pub use observe::{LogPage, MetricResult, MetricsQuery, Timestamp};
 pub use resource::{LogLink, Outputs, Phase, Resource};
+pub use secrets::SecretError;
 pub use task::{Identifier, Task, TaskExecutionId, TaskExecutionMetadata};
 
 /// Re-exported so agents can name JSON values without their own dependency.

@@ -9,15 +9,17 @@
 //! | `trap_panic` | panics | SUCCEEDED |
 //! | `trap_unreachable` | executes `unreachable` | SUCCEEDED |
 //! | `out_of_bounds` | reads far beyond linear memory | SUCCEEDED |
+//! | `huge_meta` | returns a resource_meta of `bytes` bytes (input, default 1 MiB) | SUCCEEDED |
 
 use hangar_agent::{AgentError, AgentInfo, AsyncAgent, Resource, Task, TaskHandle, Value, log};
 
-const CATEGORIES: [&str; 5] = [
+const CATEGORIES: [&str; 6] = [
     "fail_permanent",
     "fail_retryable",
     "trap_panic",
     "trap_unreachable",
     "out_of_bounds",
+    "huge_meta",
 ];
 
 struct Faulty;
@@ -41,6 +43,10 @@ impl AsyncAgent for Faulty {
             "trap_panic" => panic!("agent panicked on purpose"),
             "trap_unreachable" => trap_unreachable(),
             "out_of_bounds" => read_out_of_bounds(),
+            "huge_meta" => {
+                let bytes: usize = task.optional_input("bytes")?.unwrap_or(1 << 20);
+                Ok(Value::String("x".repeat(bytes)))
+            }
             other => Err(unknown(other)),
         }
     }
