@@ -1,6 +1,8 @@
 //! Wire-compatibility probe for Hangar's flyteidl types (a dev tool, not shipped).
 //!
-//! Hangar's `proto/` is a hand-written subset of flyteidl 1.16. prost silently
+//! Hangar's `proto/` is a hand-written subset of flyteidl 1.16 (and of flyteidl2
+//! 2.0.53 for Flyte 2's connector API, checked likewise by
+//! `tests/python/test_wire_compat_v2.py`). prost silently
 //! drops fields it does not know, so a missing or mistyped field would lose data
 //! without any error. `tests/python/test_wire_compat.py` guards against that: it
 //! builds fully populated messages with the Python flyteidl 1.16.8 package,
@@ -27,6 +29,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use prost::Message;
 
 use proto::flyteidl::{admin, core};
+use proto::flyteidl2::{common, connector, core as core2, logs::dataplane, task};
 
 /// Decodes `bytes` as `M` and encodes the result again.
 fn roundtrip<M: Message + Default>(bytes: &[u8]) -> Result<Vec<u8>, String> {
@@ -158,6 +161,121 @@ registry! {
     "flyteidl.core.Error" => core::Error,
     // workflow.proto
     "flyteidl.core.TaskNodeOverrides" => core::TaskNodeOverrides,
+    // flyteidl2 2.0.53 (Flyte 2 connectors), checked by test_wire_compat_v2.py
+    // flyteidl2/common/identifier.proto
+    "flyteidl2.common.RunIdentifier" => common::RunIdentifier,
+    // flyteidl2/connector/connector.proto
+    "flyteidl2.connector.Connector" => connector::Connector,
+    "flyteidl2.connector.CreateTaskRequest" => connector::CreateTaskRequest,
+    "flyteidl2.connector.CreateTaskResponse" => connector::CreateTaskResponse,
+    "flyteidl2.connector.DeleteTaskRequest" => connector::DeleteTaskRequest,
+    "flyteidl2.connector.DeleteTaskResponse" => connector::DeleteTaskResponse,
+    "flyteidl2.connector.GetConnectorRequest" => connector::GetConnectorRequest,
+    "flyteidl2.connector.GetConnectorResponse" => connector::GetConnectorResponse,
+    "flyteidl2.connector.GetTaskLogsRequest" => connector::GetTaskLogsRequest,
+    "flyteidl2.connector.GetTaskLogsResponse" => connector::GetTaskLogsResponse,
+    "flyteidl2.connector.GetTaskLogsResponseBody" => connector::GetTaskLogsResponseBody,
+    "flyteidl2.connector.GetTaskLogsResponseHeader" => connector::GetTaskLogsResponseHeader,
+    "flyteidl2.connector.GetTaskMetricsRequest" => connector::GetTaskMetricsRequest,
+    "flyteidl2.connector.GetTaskMetricsResponse" => connector::GetTaskMetricsResponse,
+    "flyteidl2.connector.GetTaskRequest" => connector::GetTaskRequest,
+    "flyteidl2.connector.GetTaskResponse" => connector::GetTaskResponse,
+    "flyteidl2.connector.ListConnectorsRequest" => connector::ListConnectorsRequest,
+    "flyteidl2.connector.ListConnectorsResponse" => connector::ListConnectorsResponse,
+    "flyteidl2.connector.Resource" => connector::Resource,
+    "flyteidl2.connector.TaskCategory" => connector::TaskCategory,
+    "flyteidl2.connector.TaskExecutionMetadata" => connector::TaskExecutionMetadata,
+    // flyteidl2/core/artifact_id.proto
+    "flyteidl2.core.ArtifactBindingData" => core2::ArtifactBindingData,
+    "flyteidl2.core.ArtifactCard" => core2::ArtifactCard,
+    "flyteidl2.core.ArtifactID" => core2::ArtifactId,
+    "flyteidl2.core.ArtifactInfo" => core2::ArtifactInfo,
+    "flyteidl2.core.ArtifactKey" => core2::ArtifactKey,
+    "flyteidl2.core.ArtifactTag" => core2::ArtifactTag,
+    "flyteidl2.core.ArtifactVersionId" => core2::ArtifactVersionId,
+    "flyteidl2.core.InputBindingData" => core2::InputBindingData,
+    "flyteidl2.core.LabelValue" => core2::LabelValue,
+    "flyteidl2.core.Partitions" => core2::Partitions,
+    "flyteidl2.core.RuntimeBinding" => core2::RuntimeBinding,
+    "flyteidl2.core.TimePartition" => core2::TimePartition,
+    "flyteidl2.core.TimeTransform" => core2::TimeTransform,
+    // flyteidl2/core/execution.proto
+    "flyteidl2.core.TaskExecution" => core2::TaskExecution,
+    "flyteidl2.core.TaskLog" => core2::TaskLog,
+    // flyteidl2/core/identifier.proto
+    "flyteidl2.core.Identifier" => core2::Identifier,
+    "flyteidl2.core.NodeExecutionIdentifier" => core2::NodeExecutionIdentifier,
+    "flyteidl2.core.TaskExecutionIdentifier" => core2::TaskExecutionIdentifier,
+    "flyteidl2.core.WorkflowExecutionIdentifier" => core2::WorkflowExecutionIdentifier,
+    // flyteidl2/core/interface.proto
+    "flyteidl2.core.TypedInterface" => core2::TypedInterface,
+    "flyteidl2.core.Variable" => core2::Variable,
+    "flyteidl2.core.VariableEntry" => core2::VariableEntry,
+    "flyteidl2.core.VariableMap" => core2::VariableMap,
+    // flyteidl2/core/literals.proto
+    "flyteidl2.core.Backoff" => core2::Backoff,
+    "flyteidl2.core.Binary" => core2::Binary,
+    "flyteidl2.core.Blob" => core2::Blob,
+    "flyteidl2.core.BlobMetadata" => core2::BlobMetadata,
+    "flyteidl2.core.KeyValuePair" => core2::KeyValuePair,
+    "flyteidl2.core.Literal" => core2::Literal,
+    "flyteidl2.core.LiteralCollection" => core2::LiteralCollection,
+    "flyteidl2.core.LiteralMap" => core2::LiteralMap,
+    "flyteidl2.core.LiteralOffloadedMetadata" => core2::LiteralOffloadedMetadata,
+    "flyteidl2.core.Primitive" => core2::Primitive,
+    "flyteidl2.core.RetryStrategy" => core2::RetryStrategy,
+    "flyteidl2.core.Scalar" => core2::Scalar,
+    "flyteidl2.core.Schema" => core2::Schema,
+    "flyteidl2.core.StructuredDataset" => core2::StructuredDataset,
+    "flyteidl2.core.StructuredDatasetMetadata" => core2::StructuredDatasetMetadata,
+    "flyteidl2.core.TimeoutStrategy" => core2::TimeoutStrategy,
+    "flyteidl2.core.Union" => core2::Union,
+    "flyteidl2.core.Void" => core2::Void,
+    // flyteidl2/core/metrics.proto
+    "flyteidl2.core.ExecutionMetricResult" => core2::ExecutionMetricResult,
+    // flyteidl2/core/security.proto
+    "flyteidl2.core.Connection" => core2::Connection,
+    "flyteidl2.core.Identity" => core2::Identity,
+    "flyteidl2.core.OAuth2Client" => core2::OAuth2Client,
+    "flyteidl2.core.OAuth2TokenRequest" => core2::OAuth2TokenRequest,
+    "flyteidl2.core.Secret" => core2::Secret,
+    "flyteidl2.core.SecurityContext" => core2::SecurityContext,
+    // flyteidl2/core/tasks.proto
+    "flyteidl2.core.Container" => core2::Container,
+    "flyteidl2.core.ContainerPort" => core2::ContainerPort,
+    "flyteidl2.core.DataLoadingConfig" => core2::DataLoadingConfig,
+    "flyteidl2.core.ExtendedResources" => core2::ExtendedResources,
+    "flyteidl2.core.GPUAccelerator" => core2::GpuAccelerator,
+    "flyteidl2.core.IOStrategy" => core2::IoStrategy,
+    "flyteidl2.core.K8sObjectMetadata" => core2::K8sObjectMetadata,
+    "flyteidl2.core.K8sPod" => core2::K8sPod,
+    "flyteidl2.core.Resources" => core2::Resources,
+    "flyteidl2.core.Resources.ResourceEntry" => core2::resources::ResourceEntry,
+    "flyteidl2.core.ReusePolicy" => core2::ReusePolicy,
+    "flyteidl2.core.RuntimeMetadata" => core2::RuntimeMetadata,
+    "flyteidl2.core.SharedMemory" => core2::SharedMemory,
+    "flyteidl2.core.Sql" => core2::Sql,
+    "flyteidl2.core.TaskMetadata" => core2::TaskMetadata,
+    "flyteidl2.core.TaskTemplate" => core2::TaskTemplate,
+    // flyteidl2/core/types.proto
+    "flyteidl2.core.BlobType" => core2::BlobType,
+    "flyteidl2.core.EnumType" => core2::EnumType,
+    "flyteidl2.core.Error" => core2::Error,
+    "flyteidl2.core.LiteralType" => core2::LiteralType,
+    "flyteidl2.core.SchemaType" => core2::SchemaType,
+    "flyteidl2.core.SchemaType.SchemaColumn" => core2::schema_type::SchemaColumn,
+    "flyteidl2.core.StructuredDatasetType" => core2::StructuredDatasetType,
+    "flyteidl2.core.StructuredDatasetType.DatasetColumn" => core2::structured_dataset_type::DatasetColumn,
+    "flyteidl2.core.TypeAnnotation" => core2::TypeAnnotation,
+    "flyteidl2.core.TypeStructure" => core2::TypeStructure,
+    "flyteidl2.core.UnionType" => core2::UnionType,
+    // flyteidl2/logs/dataplane/payload.proto
+    "flyteidl2.logs.dataplane.LogLine" => dataplane::LogLine,
+    // flyteidl2/task/common.proto
+    "flyteidl2.task.Inputs" => task::Inputs,
+    "flyteidl2.task.NamedLiteral" => task::NamedLiteral,
+    "flyteidl2.task.Outputs" => task::Outputs,
+    "flyteidl2.task.ProducedArtifact" => task::ProducedArtifact,
     // well-known types, as prost_types
     "google.protobuf.Struct" => prost_types::Struct,
     "google.protobuf.Value" => prost_types::Value,

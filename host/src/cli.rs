@@ -28,6 +28,17 @@ hangar run plugins/echo.wasm --inputs inputs.json",
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log line format on stderr: `text` (human-readable) or `json` (one
+    /// object per line, with the call's fields, for log collectors)
+    #[arg(long, global = true, env = "HANGAR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// See `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,27 +59,137 @@ pub enum Command {
     /// Validate a plugin directory (and the host config) for CI: one line
     /// per problem, exit code 1 on any error.
     Check(crate::inspect::CheckArgs),
+    /// Print the default host configuration (hangar.toml), every setting
+    /// commented.
+    Config(crate::config::ConfigArgs),
 }
 
+/// Every setting of `serve` is also a key of the host config (`--config`);
+/// a flag wins over its environment variable, which wins over the config
+/// file, which wins over the default.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// Directory of plugins: NAME.wasm components, each with an optional
-    /// NAME.toml manifest.
-    #[arg(long, env = "HANGAR_PLUGINS", default_value = "./plugins")]
-    pub plugins: PathBuf,
-    /// Address and port for gRPC.
-    #[arg(long, env = "HANGAR_LISTEN", default_value = "0.0.0.0:8000")]
-    pub listen: SocketAddr,
+    /// NAME.toml manifest [default: ./plugins]
+    #[arg(long, env = "HANGAR_PLUGINS")]
+    pub plugins: Option<PathBuf>,
+    /// Address and port for gRPC [default: 0.0.0.0:8000]
+    #[arg(long, env = "HANGAR_LISTEN")]
+    pub listen: Option<SocketAddr>,
     #[command(flatten)]
     pub runtime: RuntimeArgs,
     /// Largest request (all messages of one call) accepted, in bytes;
-    /// larger ones get RESOURCE_EXHAUSTED.
-    #[arg(long, env = "HANGAR_MAX_REQUEST_BYTES", default_value_t = crate::grpc::DEFAULT_MAX_REQUEST_BYTES)]
-    pub max_request_bytes: usize,
+    /// larger ones get RESOURCE_EXHAUSTED [default: 16777216]
+    #[arg(long, env = "HANGAR_MAX_REQUEST_BYTES")]
+    pub max_request_bytes: Option<usize>,
     /// Component instances that may run at once, across all plugins;
-    /// calls beyond it get RESOURCE_EXHAUSTED.
-    #[arg(long, env = "HANGAR_MAX_INSTANCES", default_value_t = 256)]
+    /// calls beyond it get RESOURCE_EXHAUSTED [default: 256]
+    #[arg(long, env = "HANGAR_MAX_INSTANCES")]
+    pub max_instances: Option<u32>,
+    /// Load new, changed and removed plugins while serving (`--watch=false`
+    /// turns it off) [default: true]
+    #[arg(long, env = "HANGAR_WATCH", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub watch: Option<bool>,
+    /// How long a plugin's files must stay unchanged before they are
+    /// (re)loaded, in milliseconds [default: 300]
+    #[arg(long, env = "HANGAR_WATCH_DEBOUNCE_MS")]
+    pub watch_debounce_ms: Option<u64>,
+    /// On SIGTERM/SIGINT, how long health says NOT_SERVING while calls are
+    /// still accepted, in milliseconds [default: 1000]
+    #[arg(long, env = "HANGAR_SHUTDOWN_DRAIN_MS")]
+    pub shutdown_drain_ms: Option<u64>,
+    /// Then, with new calls refused, how long calls in flight get to finish
+    /// before they are dropped, in seconds [default: 30]
+    #[arg(long, env = "HANGAR_SHUTDOWN_GRACE_SECONDS")]
+    pub shutdown_grace_seconds: Option<u64>,
+    /// Serve gRPC over TLS with this PEM certificate chain (with --tls-key)
+    #[arg(long, env = "HANGAR_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, env = "HANGAR_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Address and port of the Prometheus metrics endpoint (`/metrics`,
+    /// `/healthz`), or `off` [default: 0.0.0.0:9090]
+    #[arg(long, env = "HANGAR_METRICS_LISTEN", value_parser = parse_metrics_listen)]
+    pub metrics_listen: Option<MetricsListen>,
+}
+
+/// `--metrics-listen`: an address, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsListen {
+    Off,
+    On(SocketAddr),
+}
+
+/// flytekit's default `--prometheus_port`.
+pub const DEFAULT_METRICS_LISTEN: MetricsListen = MetricsListen::On(SocketAddr::new(
+    std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+    9090,
+));
+
+fn parse_metrics_listen(text: &str) -> Result<MetricsListen, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(MetricsListen::Off);
+    }
+    text.parse()
+        .map(MetricsListen::On)
+        .map_err(|e| format!("{e}: give HOST:PORT (e.g. 0.0.0.0:9090) or `off`"))
+}
+
+/// `serve`'s settings, each from its flag, environment variable, config
+/// key or default (in that order).
+pub struct ServeSettings {
+    pub plugins: PathBuf,
+    pub listen: SocketAddr,
+    pub max_request_bytes: usize,
     pub max_instances: u32,
+    /// Debounce of the live plugin directory; None: not watched.
+    pub watch: Option<std::time::Duration>,
+    pub drain: std::time::Duration,
+    pub grace: std::time::Duration,
+    /// Certificate and key files.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+impl ServeArgs {
+    pub fn settings(&self, config: &HostConfig) -> anyhow::Result<ServeSettings> {
+        let tls = match (
+            self.tls_cert.clone().or_else(|| config.tls.cert.clone()),
+            self.tls_key.clone().or_else(|| config.tls.key.clone()),
+        ) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            (Some(_), None) => {
+                anyhow::bail!("a TLS certificate is set but no key: set --tls-key (or [tls] key)")
+            }
+            (None, Some(_)) => {
+                anyhow::bail!("a TLS key is set but no certificate: set --tls-cert (or [tls] cert)")
+            }
+        };
+        let server = &config.server;
+        let watch = self.watch.unwrap_or(config.plugins.watch);
+        let debounce = self
+            .watch_debounce_ms
+            .unwrap_or(config.plugins.watch_debounce_ms);
+        Ok(ServeSettings {
+            plugins: self
+                .plugins
+                .clone()
+                .unwrap_or_else(|| config.plugins.dir.clone()),
+            listen: self.listen.unwrap_or(server.listen),
+            max_request_bytes: self.max_request_bytes.unwrap_or(server.max_request_bytes),
+            max_instances: self.max_instances.unwrap_or(server.max_instances),
+            watch: watch.then(|| std::time::Duration::from_millis(debounce)),
+            drain: std::time::Duration::from_millis(
+                self.shutdown_drain_ms.unwrap_or(server.shutdown_drain_ms),
+            ),
+            grace: std::time::Duration::from_secs(
+                self.shutdown_grace_seconds
+                    .unwrap_or(server.shutdown_grace_seconds),
+            ),
+            tls,
+        })
+    }
 }
 
 /// Settings shared by `serve` and `run`.
@@ -79,8 +200,8 @@ pub struct RuntimeArgs {
     #[arg(long, env = "HANGAR_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
     /// Compile every plugin afresh and write no cache.
-    #[arg(long, env = "HANGAR_NO_CACHE")]
-    pub no_cache: bool,
+    #[arg(long, env = "HANGAR_NO_CACHE", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_cache: Option<bool>,
     /// Host configuration file (hangar.toml): default limits, secret
     /// sources, audit destination. Flags given here win over it.
     #[arg(long, env = "HANGAR_CONFIG")]
@@ -148,12 +269,15 @@ pub struct RunArgs {
 }
 
 impl RuntimeArgs {
-    pub fn cache_dir(&self) -> Option<PathBuf> {
-        if self.no_cache {
+    /// The compile cache: flag or environment, else the config file's
+    /// `[plugins]`, else the user's cache directory.
+    pub fn cache_dir(&self, config: &HostConfig) -> Option<PathBuf> {
+        if self.no_cache.unwrap_or(config.plugins.no_cache) {
             None
         } else {
             self.cache_dir
                 .clone()
+                .or_else(|| config.plugins.cache_dir.clone())
                 .or_else(crate::runtime::compile_cache::default_dir)
         }
     }

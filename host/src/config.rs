@@ -1,5 +1,11 @@
-//! The operator's host configuration, `hangar.toml` (`--config`): defaults
-//! every plugin gets, where secrets come from, where audit events go.
+//! The operator's host configuration, `hangar.toml` (`--config`): how
+//! `hangar serve` listens and watches its plugins, defaults every plugin
+//! gets, where secrets come from, where audit events go.
+//!
+//! Every setting of `serve` is also a flag and an environment variable
+//! (`HANGAR_*`); the first one set wins, in this order: flag, environment,
+//! this file, built-in default. `hangar config --print-default` prints the
+//! whole file with every default ([`DEFAULT_TOML`]).
 //!
 //! Per-plugin grants live in each plugin's manifest, not here. Unknown keys
 //! are errors, so a typo never silently changes a security setting.
@@ -18,6 +24,7 @@
 //! destination = "stdout"   # "stdout", "off", or a file path (appended to)
 //! ```
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -28,11 +35,164 @@ use crate::limits::LimitsOverride;
 #[serde(deny_unknown_fields)]
 pub struct HostConfig {
     #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub plugins: PluginsConfig,
+    #[serde(default)]
+    pub tls: TlsConfig,
+    #[serde(default)]
     pub limits: LimitsOverride,
     #[serde(default)]
     pub secrets: SecretSources,
     #[serde(default)]
     pub audit: AuditConfig,
+}
+
+/// The gRPC port and its shutdown (`hangar serve`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub max_request_bytes: usize,
+    pub max_instances: u32,
+    pub shutdown_drain_ms: u64,
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8000)),
+            max_request_bytes: crate::grpc::DEFAULT_MAX_REQUEST_BYTES,
+            max_instances: 256,
+            shutdown_drain_ms: 1000,
+            shutdown_grace_seconds: 30,
+        }
+    }
+}
+
+/// The plugin directory and the compile cache.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsConfig {
+    pub dir: PathBuf,
+    pub watch: bool,
+    pub watch_debounce_ms: u64,
+    /// Unset: the user's cache directory.
+    pub cache_dir: Option<PathBuf>,
+    pub no_cache: bool,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        PluginsConfig {
+            dir: PathBuf::from("./plugins"),
+            watch: true,
+            watch_debounce_ms: crate::watch::DEFAULT_DEBOUNCE_MS,
+            cache_dir: None,
+            no_cache: false,
+        }
+    }
+}
+
+/// TLS for the gRPC port: both set, or neither (plaintext).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain, the server's certificate first.
+    pub cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: Option<PathBuf>,
+}
+
+/// `hangar config --print-default`: every setting with its default; parses
+/// back to [`HostConfig::default()`] (commented keys have no default value).
+pub const DEFAULT_TOML: &str = r#"# hangar.toml: the host configuration of `hangar serve` (--config FILE or
+# HANGAR_CONFIG). Every value below is the built-in default.
+#
+# Precedence, highest first: command-line flag, environment variable
+# (HANGAR_*), this file, built-in default. Unknown keys are errors.
+
+[server]
+# Address and port for gRPC (--listen, HANGAR_LISTEN).
+listen = "0.0.0.0:8000"
+# Largest request accepted, in bytes; larger ones get RESOURCE_EXHAUSTED
+# (--max-request-bytes, HANGAR_MAX_REQUEST_BYTES).
+max_request_bytes = 16777216
+# Component instances running at once across all plugins
+# (--max-instances, HANGAR_MAX_INSTANCES).
+max_instances = 256
+# On SIGTERM/SIGINT, health turns NOT_SERVING at once; new calls are still
+# accepted for this long so load balancers notice (--shutdown-drain-ms,
+# HANGAR_SHUTDOWN_DRAIN_MS).
+shutdown_drain_ms = 1000
+# Then new connections and calls are refused and calls in flight get this
+# long to finish before they are dropped (--shutdown-grace-seconds,
+# HANGAR_SHUTDOWN_GRACE_SECONDS).
+shutdown_grace_seconds = 30
+
+[plugins]
+# Directory of NAME.wasm components and their NAME.toml manifests
+# (--plugins, HANGAR_PLUGINS).
+dir = "./plugins"
+# Load new, changed and removed plugins while serving (--watch=BOOL,
+# HANGAR_WATCH). Copy a file in, then rename it into place.
+watch = true
+# A plugin's files must stay unchanged this long before they are loaded
+# (--watch-debounce-ms, HANGAR_WATCH_DEBOUNCE_MS).
+watch_debounce_ms = 300
+# Compiled plugins are cached here, keyed by content hash
+# (--cache-dir, HANGAR_CACHE_DIR). Default: the user's cache directory,
+# e.g. ~/.cache/hangar/compiled.
+# cache_dir = "/var/cache/hangar"
+# Compile every plugin afresh and write no cache (--no-cache, HANGAR_NO_CACHE).
+no_cache = false
+
+[tls]
+# Serve gRPC over TLS with this PEM certificate chain and private key
+# (--tls-cert/--tls-key, HANGAR_TLS_CERT/HANGAR_TLS_KEY). Both or neither;
+# default: plaintext.
+# cert = "/etc/hangar/tls/tls.crt"
+# key = "/etc/hangar/tls/tls.key"
+
+[limits]
+# Defaults for every plugin; its manifest may override each. Also flags
+# (--memory-mib ...) and HANGAR_* variables. Ranges: docs/manifest.md.
+memory_mib = 128
+call_timeout_ms = 10000
+# CPU budget per call, ~1 unit per instruction. Default: not metered.
+# fuel = 5000000000
+max_concurrent_calls = 32
+queue_timeout_ms = 1000
+max_input_bytes = 8388608
+max_output_bytes = 8388608
+
+[secrets]
+# Secret NAME is read from the environment variable PREFIX + NAME ("" turns
+# the environment off)...
+env_prefix = "_FSEC_"
+# ...or from the file DIR/NAME (a mounted Kubernetes Secret). Default: off.
+# dir = "/etc/hangar/secrets"
+
+[audit]
+# "stdout", "stderr", "off", or a file path (appended to).
+destination = "stdout"
+"#;
+
+/// `hangar config`: prints the default configuration.
+#[derive(Debug, clap::Args)]
+pub struct ConfigArgs {
+    /// Print a complete, commented hangar.toml holding every default.
+    #[arg(long)]
+    pub print_default: bool,
+}
+
+pub fn command(args: ConfigArgs) -> anyhow::Result<u8> {
+    if !args.print_default {
+        anyhow::bail!("nothing to do: pass --print-default");
+    }
+    print!("{DEFAULT_TOML}");
+    Ok(0)
 }
 
 /// Where secret values come from, in lookup order: environment, then files.
@@ -120,8 +280,39 @@ mod tests {
     }
 
     #[test]
+    fn printed_default_parses_back_to_the_defaults() {
+        let mut config = parse(DEFAULT_TOML).unwrap();
+        // [limits] is written out in full; it means the built-in limits.
+        let limits = crate::limits::Limits::default();
+        assert_eq!(config.limits.apply(limits), Ok(limits));
+        assert!(config.limits.memory_mib.is_some());
+        config.limits = LimitsOverride::default();
+        assert_eq!(config, HostConfig::default());
+    }
+
+    #[test]
+    fn reads_server_plugins_and_tls() {
+        let config = parse(
+            "[server]\nlisten = \"127.0.0.1:9000\"\nshutdown_grace_seconds = 5\n[plugins]\nwatch = false\ncache_dir = \"/c\"\n[tls]\ncert = \"a.pem\"\nkey = \"k.pem\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.server.listen.port(), 9000);
+        assert_eq!(config.server.shutdown_grace_seconds, 5);
+        assert_eq!(config.server.max_instances, 256);
+        assert!(!config.plugins.watch);
+        assert_eq!(config.plugins.cache_dir, Some(PathBuf::from("/c")));
+        assert_eq!(config.tls.key, Some(PathBuf::from("k.pem")));
+    }
+
+    #[test]
     fn unknown_keys_are_errors() {
-        for text in ["[secret]\n", "[audit]\ndest = \"x\"\n", "listen = 1\n"] {
+        for text in [
+            "[secret]\n",
+            "[audit]\ndest = \"x\"\n",
+            "listen = 1\n",
+            "[server]\nport = 1\n",
+            "[plugins]\nwatch_ms = 1\n",
+        ] {
             assert!(parse(text).is_err(), "{text}");
         }
     }

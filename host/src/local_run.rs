@@ -32,7 +32,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let _ticker = start_epoch_ticker(&engine);
     let loader = Loader::new(
         engine,
-        args.runtime.cache_dir(),
+        args.runtime.cache_dir(&config),
         limits,
         // Outputs go to stdout: audit events must not mix with them.
         args.runtime.host_services(&config, true)?,

@@ -3,7 +3,8 @@
 //! Layout: `grpc` translates flyteidl's services; `tasks` holds Flyte's
 //! rules (routing, resource_meta, typed outputs); `runtime` runs components;
 //! `registry` loads the plugin directory; `literals` converts Flyte values to
-//! plain JSON and back; `limits` and `manifest` say what each plugin may use.
+//! plain JSON and back; `limits` and `manifest` say what each plugin may use;
+//! `metrics` counts calls, instances and denials and serves `/metrics`.
 
 mod audit;
 mod cli;
@@ -15,6 +16,7 @@ mod limits;
 mod literals;
 mod local_run;
 mod manifest;
+mod metrics;
 mod proto;
 mod registry;
 mod runtime;
@@ -22,6 +24,7 @@ mod secrets;
 mod serve;
 mod struct_json;
 mod tasks;
+mod watch;
 
 use std::io::IsTerminal;
 
@@ -35,13 +38,20 @@ fn main() -> std::process::ExitCode {
         cli::Command::Inspect(_) | cli::Command::Check(_) => "warn",
         _ => "info",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_log)),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_log));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        cli::LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        // One object per line; a call's span fields (service, method,
+        // task_type, plugin, task) are under "span".
+        cli::LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -58,6 +68,7 @@ fn main() -> std::process::ExitCode {
             cli::Command::Run(args) => local_run::run(args).await,
             cli::Command::Inspect(args) => inspect::inspect(args).await,
             cli::Command::Check(args) => inspect::check(args).await,
+            cli::Command::Config(args) => config::command(args),
         }
     });
     match result {

@@ -43,6 +43,44 @@ pub mod flyteidl {
     }
 }
 
+/// Flyte 2's connector API (flyteidl2 2.0.53, `proto/flyteidl2/`): served on
+/// the same port by `grpc::connector_v2`, which translates to the v1 types.
+/// `tests/python/test_wire_compat_v2.py` checks it against the PyPI
+/// `flyteidl2==2.0.53` package.
+#[allow(
+    clippy::all,
+    clippy::pedantic,
+    clippy::nursery,
+    dead_code,
+    missing_docs,
+    unreachable_pub,
+    rustdoc::all
+)]
+pub mod flyteidl2 {
+    /// Package `flyteidl2.common`.
+    pub mod common {
+        tonic::include_proto!("flyteidl2.common");
+    }
+    /// Package `flyteidl2.core`: literals, types, task templates, identifiers.
+    pub mod core {
+        tonic::include_proto!("flyteidl2.core");
+    }
+    /// Package `flyteidl2.task`: named-literal inputs and outputs.
+    pub mod task {
+        tonic::include_proto!("flyteidl2.task");
+    }
+    /// Package `flyteidl2.logs.dataplane`: log lines.
+    pub mod logs {
+        pub mod dataplane {
+            tonic::include_proto!("flyteidl2.logs.dataplane");
+        }
+    }
+    /// Package `flyteidl2.connector`: the connector messages and services.
+    pub mod connector {
+        tonic::include_proto!("flyteidl2.connector");
+    }
+}
+
 /// Encoded `FileDescriptorSet` of everything in `proto/` (and the well-known
 /// types it imports), for gRPC server reflection (`tonic-reflection`).
 pub const FILE_DESCRIPTOR_SET: &[u8] =

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use anyhow::Context;
 use wasmtime::Engine;
@@ -32,6 +32,39 @@ pub struct Loader {
     pub cache_dir: Option<PathBuf>,
     pub default_limits: Limits,
     pub services: HostServices,
+}
+
+/// A plugin compiled and described, not yet announced.
+pub struct Loaded {
+    pub plugin: Plugin,
+    pub stats: LoadStats,
+}
+
+/// How a plugin was loaded, for the log.
+pub struct LoadStats {
+    compile: &'static str,
+    ms: u64,
+}
+
+/// The registry requests are routed with. The live plugin directory swaps
+/// in a whole new [`Registry`]; each request reads the current one once (a
+/// read lock and an `Arc` clone), and calls in flight keep the plugin they
+/// started with.
+#[derive(Default)]
+pub struct LiveRegistry(RwLock<Arc<Registry>>);
+
+impl LiveRegistry {
+    pub fn new(registry: Arc<Registry>) -> Self {
+        LiveRegistry(RwLock::new(registry))
+    }
+
+    pub fn current(&self) -> Arc<Registry> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn replace(&self, registry: Registry) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(registry);
+    }
 }
 
 /// Plugins indexed for routing.
@@ -80,6 +113,18 @@ impl Loader {
         file: &Path,
         manifest_file: &ManifestFile,
     ) -> anyhow::Result<Plugin> {
+        let loaded = self.load_unannounced(file, manifest_file).await?;
+        self.announce(&loaded.plugin, &loaded.stats);
+        Ok(loaded.plugin)
+    }
+
+    /// Loads a plugin without logging or auditing it yet: the live
+    /// directory announces a new version only once it is swapped in.
+    pub async fn load_unannounced(
+        &self,
+        file: &Path,
+        manifest_file: &ManifestFile,
+    ) -> anyhow::Result<Loaded> {
         let plugin_id = plugin_id(file);
         let (limits, capabilities) = grants(
             &plugin_id,
@@ -132,6 +177,22 @@ impl Loader {
             Arc::new(capabilities),
         )
         .await?;
+        Ok(Loaded {
+            plugin,
+            stats: LoadStats {
+                compile: match outcome {
+                    CacheOutcome::Hit => "cached",
+                    CacheOutcome::Miss => "compiled",
+                    CacheOutcome::Disabled => "compiled (cache off)",
+                },
+                ms: started.elapsed().as_millis() as u64,
+            },
+        })
+    }
+
+    /// Logs and audits a plugin that now serves.
+    pub fn announce(&self, plugin: &Plugin, stats: &LoadStats) {
+        let file = &plugin.file;
         tracing::info!(
             file = %file.display(),
             agent = %plugin.name(),
@@ -140,12 +201,12 @@ impl Loader {
             sha256 = %&plugin.sha256[..12],
             bytes = plugin.size,
             categories = %describe_categories(&plugin.info.categories),
-            compile = match outcome { CacheOutcome::Hit => "cached", CacheOutcome::Miss => "compiled", CacheOutcome::Disabled => "compiled (cache off)" },
-            ms = started.elapsed().as_millis() as u64,
+            compile = stats.compile,
+            ms = stats.ms,
             "plugin loaded"
         );
         self.services.audit.record(AuditEvent::PluginLoaded {
-            plugin: plugin_id,
+            plugin: plugin_id(file),
             file: file.display().to_string(),
             sha256: plugin.sha256.clone(),
             categories: plugin
@@ -155,7 +216,6 @@ impl Loader {
                 .map(|c| format!("{}:{}", c.name, c.version))
                 .collect(),
         });
-        Ok(plugin)
     }
 
     /// Loads every `*.wasm` in `dir`. Unusable files are logged and
@@ -245,6 +305,30 @@ impl Registry {
                 version,
                 known: self.known_categories(),
             })
+    }
+
+    /// The plugin loaded from `file`, if any.
+    pub fn by_file(&self, file: &Path) -> Option<Arc<Plugin>> {
+        self.plugins().find(|p| p.file == file).cloned()
+    }
+
+    /// This registry with `plugin` added, replacing the one from the same
+    /// file; fails like [`Registry::from_plugins`] on a collision.
+    pub fn with_plugin(&self, plugin: Arc<Plugin>) -> anyhow::Result<Registry> {
+        let mut plugins: Vec<Arc<Plugin>> = self
+            .plugins()
+            .filter(|p| p.file != plugin.file)
+            .cloned()
+            .collect();
+        plugins.push(plugin);
+        Registry::from_plugins(plugins)
+    }
+
+    /// This registry without the plugin loaded from `file`.
+    pub fn without_file(&self, file: &Path) -> Registry {
+        let others = self.plugins().filter(|p| p.file != file).cloned();
+        Registry::from_plugins(others.collect())
+            .expect("a subset of a valid registry has no collisions")
     }
 
     pub fn by_name(&self, name: &str) -> Option<Arc<Plugin>> {

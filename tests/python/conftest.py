@@ -14,7 +14,9 @@ flyteidl 1.16.8 Python stubs, as propeller and flytekit would.
 
 Servers listen on ``127.0.0.1`` port 0; the port is read from the line
 ``hangar listening on 127.0.0.1:PORT`` on stdout. Their stderr goes to a file
-whose tail is shown whenever a server dies or a start-up fails.
+whose tail is shown whenever a server dies or a start-up fails. Unless a test
+passes its own ``--metrics-listen``, the metrics port is also port 0, read from
+``hangar metrics on 127.0.0.1:PORT`` (``HangarServer.metrics_address``).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ PLUGIN_SOURCES = {
 START_TIMEOUT_S = float(os.environ.get("HANGAR_TEST_START_TIMEOUT", "120"))
 STOP_TIMEOUT_S = 10.0
 READY_LINE = re.compile(r"hangar listening on (127\.0\.0\.1:\d+)")
+METRICS_LINE = re.compile(r"hangar metrics on (\S+)")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 _live_processes: list[subprocess.Popen] = []
@@ -147,6 +150,8 @@ class HangarServer:
     address: str
     stderr_path: Path
     args: list[str]
+    # HOST:PORT of /metrics, when served.
+    metrics_address: str | None = None
     _channel: grpc.Channel | None = field(default=None, repr=False)
 
     @property
@@ -214,6 +219,9 @@ def launch_server(
     if cache_dir is not None:
         args += ["--cache-dir", str(cache_dir)]
     args += list(extra_args)
+    if not any(a.startswith("--metrics-listen") for a in extra_args):
+        # Many servers run at once: never the default port 9090.
+        args += ["--metrics-listen", "127.0.0.1:0"]
     log_dir = log_dir or plugin_dir.parent
     stderr_path = log_dir / f"hangar-{plugin_dir.name}-{time.monotonic_ns()}.stderr"
     env = dict(os.environ, NO_COLOR="1")
@@ -243,6 +251,7 @@ def launch_server(
         return strip_ansi(stderr_path.read_text(errors="replace"))
 
     deadline = time.monotonic() + timeout
+    metrics_address = None
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -272,9 +281,18 @@ def launch_server(
                 proc.returncode,
                 read_stderr(),
             )
+        metrics = METRICS_LINE.search(line)
+        if metrics:
+            metrics_address = metrics.group(1)
         match = READY_LINE.search(line)
         if match:
-            return HangarServer(proc=proc, address=match.group(1), stderr_path=stderr_path, args=args)
+            return HangarServer(
+                proc=proc,
+                address=match.group(1),
+                stderr_path=stderr_path,
+                args=args,
+                metrics_address=metrics_address,
+            )
 
 
 @pytest.fixture(scope="session")

@@ -184,14 +184,14 @@ async fn exchange(
             Ok(Ok(addrs)) => resolved = addrs.map(|a| a.ip()).collect(),
             Ok(Err(e)) => {
                 let reason = format!("`{name}` did not resolve: {e}");
-                record.refuse(&reason);
+                record.refuse(caps, "dns", &reason);
                 return Err(Error::DnsError {
                     rcode: Some(reason),
                     info_code: None,
                 });
             }
             Err(_) => {
-                record.refuse(&format!("`{name}` did not resolve in time"));
+                record.refuse(caps, "dns", &format!("`{name}` did not resolve in time"));
                 return Err(Error::DnsTimeout);
             }
         }
@@ -199,7 +199,12 @@ async fn exchange(
 
     let (rule, connect_to, inject) = match policy::decide(grant, &outgoing, &resolved) {
         Decision::Denied { reason } => {
-            record.refuse(&reason);
+            let class = if grant.rules.is_empty() {
+                "no_grant"
+            } else {
+                "not_allowed"
+            };
+            record.refuse(caps, class, &reason);
             return Err(Error::HttpRequestDenied);
         }
         Decision::Allowed {
@@ -210,7 +215,7 @@ async fn exchange(
     };
     let Ok(target) = target else {
         // decide() allows only requests that parse.
-        record.refuse("the request could not be read");
+        record.refuse(caps, "invalid_request", "the request could not be read");
         return Err(Error::HttpRequestDenied);
     };
 
@@ -218,21 +223,29 @@ async fn exchange(
     for j in inject {
         let injection = &grant.injections[j];
         let Some(secret) = caps.secret_store.read(&injection.secret) else {
-            record.refuse(&format!(
-                "the secret `{}` (secrets.inject[{j}]) is not in the secret store; the request \
+            record.refuse(
+                caps,
+                "secret_unavailable",
+                &format!(
+                    "the secret `{}` (secrets.inject[{j}]) is not in the secret store; the request \
                  was not sent without it",
-                injection.secret
-            ));
+                    injection.secret
+                ),
+            );
             return Err(Error::HttpRequestDenied);
         };
         let mut text = injection.format.replace("{secret}", secret.expose());
         let value = HeaderValue::from_str(&text);
         wipe(&mut text);
         let Ok(mut value) = value else {
-            record.refuse(&format!(
-                "the secret `{}` (secrets.inject[{j}]) does not make a valid `{}` header value",
-                injection.secret, injection.header
-            ));
+            record.refuse(
+                caps,
+                "secret_unavailable",
+                &format!(
+                    "the secret `{}` (secrets.inject[{j}]) does not make a valid `{}` header value",
+                    injection.secret, injection.header
+                ),
+            );
             return Err(Error::HttpRequestDenied);
         };
         value.set_sensitive(true);
@@ -514,8 +527,10 @@ impl AuditRecord {
         self.decided_by = rule;
     }
 
-    /// A denial: logged as a warning, with the reason.
-    fn refuse(&mut self, reason: &str) {
+    /// A denial: logged as a warning, with the reason, and counted under
+    /// its reason class (`hangar_capability_denials_total`).
+    fn refuse(&mut self, caps: &Capabilities, class: &'static str, reason: &str) {
+        caps.metrics.denied(crate::metrics::Capability::Http, class);
         self.allowed = false;
         self.decided_by = reason.to_string();
         tracing::warn!(

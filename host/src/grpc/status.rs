@@ -10,7 +10,20 @@ use crate::runtime::CallError;
 use crate::tasks::TaskError;
 
 pub fn to_status(error: TaskError) -> Status {
-    let code = match &error {
+    let code = code_of(&error);
+    let message = error.to_string();
+    match code {
+        Code::Internal | Code::DeadlineExceeded | Code::ResourceExhausted => {
+            tracing::warn!(code = ?code, "{message}")
+        }
+        _ => tracing::debug!(code = ?code, "{message}"),
+    }
+    Status::new(code, message)
+}
+
+/// The gRPC code `error` is answered with (also the metrics' `code`).
+pub fn code_of(error: &TaskError) -> Code {
+    match error {
         TaskError::UnknownCategory(_) => Code::NotFound,
         TaskError::InvalidRequest(_) | TaskError::InvalidMeta(_) => Code::InvalidArgument,
         TaskError::Call(CallError::Trap { .. }) => Code::Internal,
@@ -30,15 +43,7 @@ pub fn to_status(error: TaskError) -> Status {
         TaskError::Agent {
             recoverable: false, ..
         } => Code::FailedPrecondition,
-    };
-    let message = error.to_string();
-    match code {
-        Code::Internal | Code::DeadlineExceeded | Code::ResourceExhausted => {
-            tracing::warn!(code = ?code, "{message}")
-        }
-        _ => tracing::debug!(code = ?code, "{message}"),
     }
-    Status::new(code, message)
 }
 
 #[cfg(test)]

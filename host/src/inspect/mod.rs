@@ -112,7 +112,12 @@ fn inspection_loader(
     let fuel = crate::limits::fuel_metering_needed(&limits, components);
     let engine = build_engine(None, fuel)?;
     let ticker = start_epoch_ticker(&engine);
-    let loader = Loader::new(engine, runtime.cache_dir(), limits, HostServices::default())?;
+    let loader = Loader::new(
+        engine,
+        runtime.cache_dir(config),
+        limits,
+        HostServices::default(),
+    )?;
     Ok((loader, ticker))
 }
 

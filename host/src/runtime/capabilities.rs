@@ -35,6 +35,8 @@ pub struct Capabilities {
     pub secret_store: Arc<SecretStore>,
     pub secrets: SecretGrant,
     pub egress: EgressGrant,
+    /// Where its instances and refusals are counted.
+    pub metrics: crate::metrics::PluginMetrics,
 }
 
 impl Capabilities {
@@ -50,6 +52,7 @@ impl Capabilities {
             secret_store: host.secret_store.clone(),
             secrets: SecretGrant::from_manifest(&manifest.secrets)?,
             egress: EgressGrant::from_manifest(&manifest.http, &manifest.secrets.inject)?,
+            metrics: crate::metrics::global().plugin(plugin),
         })
     }
 }

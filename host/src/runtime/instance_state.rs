@@ -61,7 +61,7 @@ impl InstanceState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        let limits = MemoryLimiter::new(memory_bytes);
+        let limits = MemoryLimiter::new(memory_bytes, capabilities.metrics.instance());
         let http =
             crate::egress::wasi_http::HttpState::new(capabilities.clone(), &log_context.task);
         InstanceState {

@@ -68,6 +68,9 @@ fn read(capabilities: &Capabilities, task: &str, reads: u32, name: &str) -> Outc
     };
     let refuse = |allowed: bool, reason: &str, error: SecretError| {
         audit(allowed, reason);
+        capabilities
+            .metrics
+            .denied(crate::metrics::Capability::Secret, denial_class(&error));
         tracing::warn!(
             target: "secrets",
             plugin,
@@ -109,6 +112,16 @@ fn read(capabilities: &Capabilities, task: &str, reads: u32, name: &str) -> Outc
     audit(true, "granted by secrets.names");
     tracing::debug!(target: "secrets", plugin, task, name = ?shown, "secret read");
     Outcome::Value(value)
+}
+
+/// The reason class of a refused read in `hangar_capability_denials_total`.
+fn denial_class(error: &SecretError) -> &'static str {
+    match error {
+        SecretError::NotGranted => "not_granted",
+        SecretError::NotFound => "not_found",
+        SecretError::TooLarge => "too_large",
+        SecretError::TooManyReads => "too_many_reads",
+    }
 }
 
 /// `name` as written to the log and audit trail: cut to a bounded length.

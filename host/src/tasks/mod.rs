@@ -11,9 +11,12 @@ pub mod task_input;
 
 use std::sync::Arc;
 
+use prost::Message;
+
+use crate::metrics::{Api, Call, Operation};
 use crate::proto::flyteidl::admin::{self, TaskCategory, TaskExecutionMetadata};
 use crate::proto::flyteidl::core::{LiteralMap, TaskTemplate};
-use crate::registry::{Registry, UnknownCategory};
+use crate::registry::{LiveRegistry, Registry, UnknownCategory};
 use crate::runtime::{CallError, LogContext, Plugin, types};
 use resource_meta::{CreateError, Envelope, MetaError};
 
@@ -38,7 +41,9 @@ pub enum TaskError {
 /// Routes task operations to plugins.
 #[derive(Clone)]
 pub struct Tasks {
-    registry: Arc<Registry>,
+    registry: Arc<LiveRegistry>,
+    /// The API the calls come through (for metrics and logs).
+    api: Api,
 }
 
 /// Which plugin a request is for, as sent by propeller.
@@ -47,18 +52,70 @@ pub struct Route<'a> {
     pub task_type: &'a str,
 }
 
+impl<'a> Route<'a> {
+    /// The task type named, for metrics and logs: the category's name,
+    /// else the deprecated task_type.
+    fn label(&self) -> &'a str {
+        match self.category {
+            Some(c) if !c.name.is_empty() => &c.name,
+            _ => self.task_type,
+        }
+    }
+}
+
 impl Tasks {
     pub fn new(registry: Arc<Registry>) -> Self {
-        Tasks { registry }
+        Tasks::live(Arc::new(LiveRegistry::new(registry)))
     }
 
-    pub fn registry(&self) -> &Registry {
-        &self.registry
+    /// Routes with a registry the live plugin directory swaps.
+    pub fn live(registry: Arc<LiveRegistry>) -> Self {
+        Tasks {
+            registry,
+            api: Api::Agent,
+        }
+    }
+
+    /// The same plugins, for calls that come through `api`.
+    pub fn for_api(&self, api: Api) -> Tasks {
+        Tasks {
+            registry: self.registry.clone(),
+            api,
+        }
+    }
+
+    /// The metrics and log span of one request.
+    fn call<'a>(
+        &self,
+        operation: Operation,
+        task_type: &'a str,
+        metadata: Option<&TaskExecutionMetadata>,
+    ) -> Call<'a> {
+        let task = metadata
+            .and_then(|m| m.task_execution_id.as_ref())
+            .map(crate::metrics::task_name);
+        Call::new(self.api, operation, task_type, task.as_deref())
+    }
+
+    /// [`Tasks::async_plugin_for`], noting the plugin in `call`.
+    fn async_plugin_routed(
+        &self,
+        call: &Call<'_>,
+        route: &Route<'_>,
+    ) -> Result<Arc<Plugin>, TaskError> {
+        let plugin = self.async_plugin_for(route)?;
+        call.routed(&plugin.capabilities.metrics);
+        Ok(plugin)
+    }
+
+    /// The registry now (a snapshot: later swaps do not change it).
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.current()
     }
 
     /// The async plugin a get/delete/metrics/logs request is for.
     fn async_plugin_for(&self, route: &Route<'_>) -> Result<Arc<Plugin>, TaskError> {
-        let plugin = self.registry.resolve(
+        let plugin = self.registry().resolve(
             route.category.map(|c| (c.name.as_str(), c.version)),
             route.task_type,
         )?;
@@ -77,7 +134,7 @@ impl Tasks {
 
     /// Routes by the template's (type, task_type_version), as propeller does.
     fn plugin_for_template(&self, template: &TaskTemplate) -> Result<Arc<Plugin>, UnknownCategory> {
-        self.registry.resolve(
+        self.registry().resolve(
             Some((template.r#type.as_str(), template.task_type_version)),
             &template.r#type,
         )
@@ -94,10 +151,29 @@ impl Tasks {
         output_prefix: &str,
         metadata: Option<&TaskExecutionMetadata>,
     ) -> Result<Vec<u8>, TaskError> {
+        let call = self.call(
+            Operation::Create,
+            template.map(|t| t.r#type.as_str()).unwrap_or_default(),
+            metadata,
+        );
+        call.run(self.create_in(&call, template, inputs, output_prefix, metadata))
+            .await
+    }
+
+    async fn create_in(
+        &self,
+        call: &Call<'_>,
+        template: Option<&TaskTemplate>,
+        inputs: Option<&LiteralMap>,
+        output_prefix: &str,
+        metadata: Option<&TaskExecutionMetadata>,
+    ) -> Result<Vec<u8>, TaskError> {
         let template = template.ok_or_else(|| {
             TaskError::InvalidRequest("CreateTaskRequest.template is required".into())
         })?;
         let plugin = self.plugin_for_template(template)?;
+        call.routed(&plugin.capabilities.metrics);
+        call.input_bytes(inputs.map(Message::encoded_len).unwrap_or(0));
         if plugin.is_sync() {
             return Err(TaskError::InvalidRequest(format!(
                 "task type \"{}\" is served by a sync agent: call SyncAgentService/ExecuteTaskSync",
@@ -146,7 +222,19 @@ impl Tasks {
         meta: &[u8],
         output_prefix: &str,
     ) -> Result<admin::Resource, TaskError> {
-        let plugin = self.async_plugin_for(&route)?;
+        let call = self.call(Operation::Get, route.label(), None);
+        call.run(self.get_in(&call, route, meta, output_prefix))
+            .await
+    }
+
+    async fn get_in(
+        &self,
+        call: &Call<'_>,
+        route: Route<'_>,
+        meta: &[u8],
+        output_prefix: &str,
+    ) -> Result<admin::Resource, TaskError> {
+        let plugin = self.async_plugin_routed(call, &route)?;
         let envelope = resource_meta::decode(meta, plugin.name())?;
         if let Some(error) = envelope.create_error {
             return Ok(resource::failed(
@@ -167,7 +255,17 @@ impl Tasks {
 
     /// Cancels a job (propeller calls this only on abort).
     pub async fn delete(&self, route: Route<'_>, meta: &[u8]) -> Result<(), TaskError> {
-        let plugin = self.async_plugin_for(&route)?;
+        let call = self.call(Operation::Delete, route.label(), None);
+        call.run(self.delete_in(&call, route, meta)).await
+    }
+
+    async fn delete_in(
+        &self,
+        call: &Call<'_>,
+        route: Route<'_>,
+        meta: &[u8],
+    ) -> Result<(), TaskError> {
+        let plugin = self.async_plugin_routed(call, &route)?;
         let envelope = resource_meta::decode(meta, plugin.name())?;
         if envelope.create_error.is_some() {
             // The job never started: nothing to cancel.
@@ -188,9 +286,28 @@ impl Tasks {
         output_prefix: &str,
         metadata: Option<&TaskExecutionMetadata>,
     ) -> Result<admin::Resource, TaskError> {
+        let call = self.call(
+            Operation::Do,
+            template.map(|t| t.r#type.as_str()).unwrap_or_default(),
+            metadata,
+        );
+        call.run(self.execute_sync_in(&call, template, inputs, output_prefix, metadata))
+            .await
+    }
+
+    async fn execute_sync_in(
+        &self,
+        call: &Call<'_>,
+        template: Option<&TaskTemplate>,
+        inputs: Option<&LiteralMap>,
+        output_prefix: &str,
+        metadata: Option<&TaskExecutionMetadata>,
+    ) -> Result<admin::Resource, TaskError> {
         let template = template
             .ok_or_else(|| TaskError::InvalidRequest("the header's template is required".into()))?;
         let plugin = self.plugin_for_template(template)?;
+        call.routed(&plugin.capabilities.metrics);
+        call.input_bytes(inputs.map(Message::encoded_len).unwrap_or(0));
         if !plugin.is_sync() {
             return Err(TaskError::InvalidRequest(format!(
                 "task type \"{}\" is served by an async agent: call AsyncAgentService/CreateTask",
@@ -224,7 +341,18 @@ impl Tasks {
         meta: &[u8],
         query: types::MetricsQuery,
     ) -> Result<Vec<types::MetricResult>, TaskError> {
-        let plugin = self.async_plugin_for(&route)?;
+        let call = self.call(Operation::Metrics, route.label(), None);
+        call.run(self.metrics_in(&call, route, meta, query)).await
+    }
+
+    async fn metrics_in(
+        &self,
+        call: &Call<'_>,
+        route: Route<'_>,
+        meta: &[u8],
+        query: types::MetricsQuery,
+    ) -> Result<Vec<types::MetricResult>, TaskError> {
+        let plugin = self.async_plugin_routed(call, &route)?;
         let envelope = resource_meta::decode(meta, plugin.name())?;
         let handle = handle(&route, envelope.agent_meta, "");
         plugin
@@ -241,7 +369,20 @@ impl Tasks {
         lines: u64,
         token: &str,
     ) -> Result<types::LogPage, TaskError> {
-        let plugin = self.async_plugin_for(&route)?;
+        let call = self.call(Operation::Logs, route.label(), None);
+        call.run(self.logs_in(&call, route, meta, lines, token))
+            .await
+    }
+
+    async fn logs_in(
+        &self,
+        call: &Call<'_>,
+        route: Route<'_>,
+        meta: &[u8],
+        lines: u64,
+        token: &str,
+    ) -> Result<types::LogPage, TaskError> {
+        let plugin = self.async_plugin_routed(call, &route)?;
         let envelope = resource_meta::decode(meta, plugin.name())?;
         let handle = handle(&route, envelope.agent_meta, "");
         plugin

@@ -1,0 +1,138 @@
+"""The host config file (every `serve` setting, precedence flag > env >
+file > default, `hangar config --print-default`) and TLS on the gRPC port."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import subprocess
+from pathlib import Path
+
+import grpc
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from flyteidl.admin import agent_pb2
+from flyteidl.service import agent_pb2_grpc
+
+from flyte_tasks import create_request, literal_map, plain_template
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for localhost / 127.0.0.1 and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "tls.crt", directory / "tls.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def list_agents(channel: grpc.Channel) -> set[str]:
+    stub = agent_pb2_grpc.AgentMetadataServiceStub(channel)
+    return {a.name for a in stub.ListAgents(agent_pb2.ListAgentsRequest(), timeout=10).agents}
+
+
+@pytest.mark.parametrize("via", ["flags", "config"])
+def test_tls_serves_secure_clients_only(start_server, tmp_path, via):
+    cert, key = self_signed(tmp_path)
+    if via == "flags":
+        srv = start_server(["echo"], "--tls-cert", str(cert), "--tls-key", str(key))
+    else:
+        config = tmp_path / "hangar.toml"
+        config.write_text(f'[tls]\ncert = "{cert}"\nkey = "{key}"\n')
+        srv = start_server(["echo"], "--config", str(config))
+    credentials = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
+    with grpc.secure_channel(srv.address, credentials) as channel:
+        assert list_agents(channel) == {"echo"}
+    with grpc.insecure_channel(srv.address) as plaintext:
+        with pytest.raises(grpc.RpcError) as refused:
+            list_agents(plaintext)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    srv.assert_alive()
+
+
+def test_tls_needs_both_files(start_server, tmp_path):
+    from conftest import ServerStartError
+
+    cert, _ = self_signed(tmp_path)
+    with pytest.raises(ServerStartError) as failed:
+        start_server(["echo"], "--tls-cert", str(cert), timeout=30)
+    assert "no key" in failed.value.stderr
+    # The key where the certificate belongs: start-up fails before listening.
+    _, key = self_signed(tmp_path)
+    with pytest.raises(ServerStartError) as failed:
+        start_server(["echo"], "--tls-cert", str(key), "--tls-key", str(key), timeout=30)
+    assert "invalid TLS certificate or key" in failed.value.stderr
+
+
+def test_printed_default_config_is_complete_and_loads(hangar_bin, start_server, tmp_path):
+    printed = subprocess.run(
+        [str(hangar_bin), "config", "--print-default"], capture_output=True, text=True, timeout=30, check=True
+    ).stdout
+    for key in [
+        "listen",
+        "max_request_bytes",
+        "max_instances",
+        "shutdown_drain_ms",
+        "shutdown_grace_seconds",
+        "dir",
+        "watch",
+        "watch_debounce_ms",
+        "cache_dir",
+        "no_cache",
+        "cert",
+        "key",
+        "memory_mib",
+        "env_prefix",
+        "destination",
+    ]:
+        assert f"\n{key} = " in printed or f"\n# {key} = " in printed, key
+    config = tmp_path / "hangar.toml"
+    config.write_text(printed.replace('destination = "stdout"', 'destination = "off"'))
+    # The file's listen (0.0.0.0:8000) loses to the --listen flag the
+    # fixture passes; its plugin dir to --plugins.
+    srv = start_server(["echo"], "--config", str(config))
+    with grpc.insecure_channel(srv.address) as channel:
+        assert list_agents(channel) == {"echo"}
+
+
+def test_precedence_flag_over_env_over_file(start_server, tmp_path, monkeypatch):
+    """max_request_bytes from the file (too small for the request), then
+    overridden by the environment, then by a flag."""
+    config = tmp_path / "hangar.toml"
+    config.write_text("[server]\nmax_request_bytes = 2000\n")
+    payload = literal_map({"text": "x" * 5000})
+
+    def create(srv) -> grpc.StatusCode:
+        try:
+            srv.async_stub.CreateTask(create_request(plain_template("echo"), payload), timeout=30)
+        except grpc.RpcError as e:
+            return e.code()
+        return grpc.StatusCode.OK
+
+    assert create(start_server(["echo"], "--config", str(config))) == grpc.StatusCode.RESOURCE_EXHAUSTED
+    monkeypatch.setenv("HANGAR_MAX_REQUEST_BYTES", "100000")
+    assert create(start_server(["echo"], "--config", str(config))) == grpc.StatusCode.OK
+    srv = start_server(["echo"], "--config", str(config), "--max-request-bytes", "2000")
+    assert create(srv) == grpc.StatusCode.RESOURCE_EXHAUSTED
