@@ -127,7 +127,7 @@ pub const DEFAULT_METRICS_LISTEN: MetricsListen = MetricsListen::On(SocketAddr::
     9090,
 ));
 
-fn parse_metrics_listen(text: &str) -> Result<MetricsListen, String> {
+pub fn parse_metrics_listen(text: &str) -> Result<MetricsListen, String> {
     if text.eq_ignore_ascii_case("off") {
         return Ok(MetricsListen::Off);
     }

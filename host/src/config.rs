@@ -57,6 +57,9 @@ pub struct ServerConfig {
     pub max_instances: u32,
     pub shutdown_drain_ms: u64,
     pub shutdown_grace_seconds: u64,
+    /// Prometheus endpoint, `HOST:PORT` or `off`; unset: 0.0.0.0:9090 when
+    /// free.
+    pub metrics_listen: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +70,7 @@ impl Default for ServerConfig {
             max_instances: 256,
             shutdown_drain_ms: 1000,
             shutdown_grace_seconds: 30,
+            metrics_listen: None,
         }
     }
 }
@@ -130,6 +134,10 @@ shutdown_drain_ms = 1000
 # long to finish before they are dropped (--shutdown-grace-seconds,
 # HANGAR_SHUTDOWN_GRACE_SECONDS).
 shutdown_grace_seconds = 30
+# Prometheus metrics (/metrics, /healthz): HOST:PORT or "off" (--metrics-listen,
+# HANGAR_METRICS_LISTEN). Unset: 0.0.0.0:9090, skipped with a warning when
+# that port is taken; a value set here must bind.
+# metrics_listen = "0.0.0.0:9090"
 
 [plugins]
 # Directory of NAME.wasm components and their NAME.toml manifests

@@ -74,7 +74,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "serving"
     );
     // Before the gRPC banner, so whoever waits for that has seen this too.
-    start_metrics(args.metrics_listen).await?;
+    let metrics_listen = match args.metrics_listen {
+        Some(listen) => Some(listen),
+        None => config
+            .server
+            .metrics_listen
+            .as_deref()
+            .map(crate::cli::parse_metrics_listen)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("[server] metrics_listen in the config file: {e}"))?,
+    };
+    start_metrics(metrics_listen).await?;
     // Tests start Hangar on port 0 and read the port from this line.
     if let Some(address) = address {
         println!("hangar listening on {address}");

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 import subprocess
 from pathlib import Path
 
@@ -96,6 +97,7 @@ def test_printed_default_config_is_complete_and_loads(hangar_bin, start_server, 
         "max_instances",
         "shutdown_drain_ms",
         "shutdown_grace_seconds",
+        "metrics_listen",
         "dir",
         "watch",
         "watch_debounce_ms",
@@ -136,3 +138,52 @@ def test_precedence_flag_over_env_over_file(start_server, tmp_path, monkeypatch)
     assert create(start_server(["echo"], "--config", str(config))) == grpc.StatusCode.OK
     srv = start_server(["echo"], "--config", str(config), "--max-request-bytes", "2000")
     assert create(srv) == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def serve_until_banner(hangar_bin: Path, config: Path, plugin_dir: Path) -> tuple[int | None, list[str], str]:
+    """Starts `hangar serve --config CONFIG` (no --metrics-listen flag, so the
+    file decides) and returns (exit code or None if it served, stdout lines
+    up to the gRPC banner, stderr)."""
+    env = {k: v for k, v in os.environ.items() if k != "HANGAR_METRICS_LISTEN"}
+    proc = subprocess.Popen(
+        [str(hangar_bin), "serve", "--config", str(config), "--plugins", str(plugin_dir), "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    lines: list[str] = []
+    try:
+        for _ in range(100):
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.strip())
+            if "hangar listening on" in line:
+                break
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=30)
+    served = any("hangar listening on" in l for l in lines)
+    return (None if served else proc.returncode), lines, stderr
+
+
+def test_metrics_listen_from_the_config_file(hangar_bin, tmp_path):
+    plugin_dir = tmp_path / "plugins"
+    plugin_dir.mkdir()
+    config = tmp_path / "hangar.toml"
+
+    config.write_text('[server]\nmetrics_listen = "127.0.0.1:0"\n[audit]\ndestination = "off"\n')
+    code, lines, stderr = serve_until_banner(hangar_bin, config, plugin_dir)
+    assert code is None, stderr
+    assert any(l.startswith("hangar metrics on 127.0.0.1:") for l in lines), lines
+
+    config.write_text('[server]\nmetrics_listen = "off"\n[audit]\ndestination = "off"\n')
+    code, lines, stderr = serve_until_banner(hangar_bin, config, plugin_dir)
+    assert code is None, stderr
+    assert not any(l.startswith("hangar metrics on") for l in lines), lines
+
+    config.write_text('[server]\nmetrics_listen = "nowhere"\n')
+    code, lines, stderr = serve_until_banner(hangar_bin, config, plugin_dir)
+    assert code not in (None, 0), lines
+    assert "metrics_listen" in stderr and "HOST:PORT" in stderr, stderr
