@@ -29,13 +29,28 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
     /// Log line format on stderr: `text` (human-readable) or `json` (one
-    /// object per line, with the call's fields, for log collectors)
-    #[arg(long, global = true, env = "HANGAR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    /// object per line, with the call's fields, for log collectors); also
+    /// `[logging] format` in the config file [default: text]
+    #[arg(long, global = true, env = "HANGAR_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+impl Cli {
+    /// The `--config` file of the command, if it takes one.
+    pub fn config_path(&self) -> Option<&Path> {
+        match &self.command {
+            Command::Serve(args) => args.runtime.config.as_deref(),
+            Command::Run(args) => args.runtime.config.as_deref(),
+            Command::Inspect(args) => args.runtime.config.as_deref(),
+            Command::Check(args) => args.runtime.config.as_deref(),
+            Command::Config(_) => None,
+        }
+    }
 }
 
 /// See `--log-format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Text,
     Json,

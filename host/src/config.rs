@@ -46,6 +46,16 @@ pub struct HostConfig {
     pub secrets: SecretSources,
     #[serde(default)]
     pub audit: AuditConfig,
+    #[serde(default)]
+    pub logging: LoggingConfig,
+}
+
+/// Log output (stderr).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingConfig {
+    /// `"text"` or `"json"` (--log-format, HANGAR_LOG_FORMAT); unset: text.
+    pub format: Option<crate::cli::LogFormat>,
 }
 
 /// The gRPC port and its shutdown (`hangar serve`).
@@ -185,6 +195,11 @@ env_prefix = "_FSEC_"
 [audit]
 # "stdout", "stderr", "off", or a file path (appended to).
 destination = "stdout"
+
+[logging]
+# Log lines on stderr: "text" or "json", one object per line with the call's
+# fields (--log-format, HANGAR_LOG_FORMAT).
+# format = "text"
 "#;
 
 /// `hangar config`: prints the default configuration.

@@ -42,7 +42,16 @@ fn main() -> std::process::ExitCode {
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    match cli.log_format {
+    // Flag or env first; else the config file's [logging] format (an
+    // unreadable file is reported later, by the command that loads it).
+    let log_format = cli
+        .log_format
+        .or_else(|| {
+            let config = config::load(cli.config_path()?).ok()?;
+            config.logging.format
+        })
+        .unwrap_or(cli::LogFormat::Text);
+    match log_format {
         cli::LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
         // One object per line; a call's span fields (service, method,
         // task_type, plugin, task) are under "span".

@@ -108,6 +108,7 @@ def test_printed_default_config_is_complete_and_loads(hangar_bin, start_server, 
         "memory_mib",
         "env_prefix",
         "destination",
+        "format",
     ]:
         assert f"\n{key} = " in printed or f"\n# {key} = " in printed, key
     config = tmp_path / "hangar.toml"
@@ -144,7 +145,7 @@ def serve_until_banner(hangar_bin: Path, config: Path, plugin_dir: Path) -> tupl
     """Starts `hangar serve --config CONFIG` (no --metrics-listen flag, so the
     file decides) and returns (exit code or None if it served, stdout lines
     up to the gRPC banner, stderr)."""
-    env = {k: v for k, v in os.environ.items() if k != "HANGAR_METRICS_LISTEN"}
+    env = {k: v for k, v in os.environ.items() if k not in ("HANGAR_METRICS_LISTEN", "HANGAR_LOG_FORMAT")}
     proc = subprocess.Popen(
         [str(hangar_bin), "serve", "--config", str(config), "--plugins", str(plugin_dir), "--listen", "127.0.0.1:0"],
         stdout=subprocess.PIPE,
@@ -187,3 +188,16 @@ def test_metrics_listen_from_the_config_file(hangar_bin, tmp_path):
     code, lines, stderr = serve_until_banner(hangar_bin, config, plugin_dir)
     assert code not in (None, 0), lines
     assert "metrics_listen" in stderr and "HOST:PORT" in stderr, stderr
+
+
+def test_log_format_from_the_config_file(hangar_bin, tmp_path):
+    plugin_dir = tmp_path / "plugins"
+    plugin_dir.mkdir()
+    config = tmp_path / "hangar.toml"
+    config.write_text('[logging]\nformat = "json"\n[audit]\ndestination = "off"\n[server]\nmetrics_listen = "off"\n')
+    code, lines, stderr = serve_until_banner(hangar_bin, config, plugin_dir)
+    assert code is None, stderr
+    log_lines = [l for l in stderr.splitlines() if l.strip()]
+    assert log_lines, stderr
+    for line in log_lines:
+        assert line.startswith("{") and line.endswith("}"), line
