@@ -339,10 +339,10 @@ def expected_message_names() -> list[str]:
     )
 
 
-@cache
-def all_cases() -> dict[str, Case]:
+def cases_for(names) -> dict[str, Case]:
+    """One fully populated message per (message, oneof alternative)."""
     cases = {}
-    for name in expected_message_names():
+    for name in names:
         desc = descriptor_pool.Default().FindMessageTypeByName(name)
         for variant in range(variant_count(desc)):
             populator = Populator(variant)
@@ -352,14 +352,21 @@ def all_cases() -> dict[str, Case]:
     return cases
 
 
+def results_for(cases: dict[str, Case]) -> dict[str, str]:
+    """Runs the Rust tool once over every case; maps case id to its answer."""
+    ordered = list(cases.values())
+    lines = roundtrip_many([(case.name, case.message.SerializeToString()) for case in ordered])
+    return {case.id: line for case, line in zip(ordered, lines)}
+
+
+@cache
+def all_cases() -> dict[str, Case]:
+    return cases_for(expected_message_names())
+
+
 @cache
 def all_results() -> dict[str, str]:
-    """Runs the Rust tool once over every case; maps case id to its answer."""
-    cases = list(all_cases().values())
-    lines = roundtrip_many(
-        [(case.name, case.message.SerializeToString()) for case in cases]
-    )
-    return {case.id: line for case, line in zip(cases, lines)}
+    return results_for(all_cases())
 
 
 def rust_flyteidl_messages() -> dict[str, descriptor_pb2.DescriptorProto]:

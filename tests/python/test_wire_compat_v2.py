@@ -27,19 +27,17 @@ from flyteidl2.connector import service_pb2 as _v2_service_pb2  # noqa: F401
 from flyteidl.service import agent_pb2 as _v1_service_pb2  # noqa: F401
 
 from test_wire_compat import (
+    cases_for,
+    results_for,
     assert_survives_rust,
     Case,
-    Populator,
     field_signature,
     is_repeated,
-    message_class,
     reachable,
-    roundtrip_many,
     run_tool,
     rust_descriptor_set,
     rust_messages,
     upstream_file,
-    variant_count,
     walk_enums,
     walk_messages,
 )
@@ -107,22 +105,12 @@ def expected_message_names() -> list[str]:
 
 @cache
 def all_cases() -> dict[str, Case]:
-    cases = {}
-    for name in expected_message_names():
-        desc = descriptor_pool.Default().FindMessageTypeByName(name)
-        for variant in range(variant_count(desc)):
-            populator = Populator(variant)
-            msg = populator.fill(message_class(name)())
-            case = Case(name, variant, msg, populator.covered)
-            cases[case.id] = case
-    return cases
+    return cases_for(expected_message_names())
 
 
 @cache
 def all_results() -> dict[str, str]:
-    cases = list(all_cases().values())
-    lines = roundtrip_many([(case.name, case.message.SerializeToString()) for case in cases])
-    return {case.id: line for case, line in zip(cases, lines)}
+    return results_for(all_cases())
 
 
 def rust_v2_files() -> list[descriptor_pb2.FileDescriptorProto]:
