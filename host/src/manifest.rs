@@ -30,8 +30,12 @@
 //! url = "https://*.cloud.databricks.com/api/2.1/jobs/"   # inside an http.allow rule
 //! header = "Authorization"
 //! format = "Bearer {secret}"
+//!
+//! [config]                      # settings the guest reads by key; not secret
+//! base_url = "https://example.cloud.databricks.com"
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -51,6 +55,10 @@ pub struct Manifest {
     pub http: HttpGrants,
     #[serde(default)]
     pub secrets: SecretGrants,
+    /// Operator settings the guest reads by key (`flyte:agent/config`):
+    /// not secret, shown by `hangar inspect`.
+    #[serde(default)]
+    pub config: BTreeMap<String, Spanned<String>>,
 }
 
 /// Outbound HTTP the plugin may make, and per-request limits.
@@ -247,6 +255,11 @@ impl ManifestFile {
         for inject in &m.secrets.inject {
             values.push(&inject.secret);
             values.push(&inject.url);
+        }
+        for (key, value) in &m.config {
+            if message.contains(&format!("\"{key}\"")) || message.contains(&format!("config.{key}:")) {
+                return Some(line_of(&self.text, value.span().start));
+            }
         }
         let quoted = values
             .into_iter()

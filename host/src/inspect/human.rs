@@ -217,6 +217,13 @@ fn render_grants(out: &mut String, p: &PluginReport) {
     for (key, value) in &m.limits {
         rows.push(row([&format!("limits.{key}"), &value.to_string(), ""]));
     }
+    for entry in &m.config {
+        rows.push(row([
+            &format!("config.{}", entry.key),
+            &format!("{:?}", entry.value),
+            &entry.line.to_string(),
+        ]));
+    }
     table(out, "  ", &rows);
 }
 

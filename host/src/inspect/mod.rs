@@ -411,6 +411,15 @@ pub struct ManifestReport {
     pub limits: serde_json::Map<String, serde_json::Value>,
     pub http: HttpReport,
     pub secrets: SecretsReport,
+    /// The `[config]` table: settings the guest reads by key (not secret).
+    pub config: Vec<ConfigReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConfigReport {
+    pub key: String,
+    pub value: String,
+    pub line: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -532,6 +541,7 @@ impl ManifestReport {
                 limits: Default::default(),
                 http: HttpReport::default(),
                 secrets: SecretsReport::default(),
+                config: Vec::new(),
             };
         };
         let line = |offset: usize| crate::manifest::line_of(&file.text, offset);
@@ -595,6 +605,15 @@ impl ManifestReport {
                     })
                     .collect(),
             },
+            config: m
+                .config
+                .iter()
+                .map(|(key, value)| ConfigReport {
+                    key: key.clone(),
+                    value: value.get_ref().clone(),
+                    line: line(value.span().start),
+                })
+                .collect(),
         }
     }
 }

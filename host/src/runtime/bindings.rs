@@ -1,6 +1,6 @@
 //! Rust bindings for the `flyte:agent` WIT package, as the host sees it.
 //!
-//! One host-side world imports what we provide (logging, secrets) and lists
+//! One host-side world imports what we provide (logging, secrets, config) and lists
 //! every interface a plugin may export. A plugin exports only some of them,
 //! so we never instantiate this world as a whole: each interface's
 //! `GuestIndices` is looked up on its own, which is how the host tells async,
@@ -18,6 +18,7 @@ wasmtime::component::bindgen!({
         world plugin {
             import flyte:agent/logging@0.1.0;
             import flyte:agent/secrets@0.1.0;
+            import flyte:agent/config@0.1.0;
             export flyte:agent/identity@0.1.0;
             export flyte:agent/async-handler@0.1.0;
             export flyte:agent/observability@0.1.0;
@@ -30,6 +31,7 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::flyte::agent::{async_handler, identity, observability};
+pub use flyte::agent::config;
 pub use flyte::agent::logging;
 pub use flyte::agent::secrets;
 pub use flyte::agent::types;

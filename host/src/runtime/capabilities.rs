@@ -2,7 +2,7 @@
 //! granted by its manifest: one value per plugin, shared by every instance
 //! (each call gets a cheap `Arc` clone).
 //!
-//! Each capability lives in its own module (`egress`, `secrets`) and knows
+//! Each capability lives in its own module (`egress`, `secrets`, `plugin_config`) and knows
 //! nothing of the others; this struct only carries them side by side.
 
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::audit::AuditLog;
 use crate::egress::EgressGrant;
 use crate::manifest::Manifest;
+use crate::plugin_config::PluginConfig;
 use crate::secrets::{SecretGrant, SecretStore};
 
 /// Host-wide services capabilities draw on.
@@ -35,6 +36,8 @@ pub struct Capabilities {
     pub secret_store: Arc<SecretStore>,
     pub secrets: SecretGrant,
     pub egress: EgressGrant,
+    /// Operator settings the guest reads with `flyte:agent/config`.
+    pub config: PluginConfig,
     /// Where its instances and refusals are counted.
     pub metrics: crate::metrics::PluginMetrics,
 }
@@ -52,6 +55,7 @@ impl Capabilities {
             secret_store: host.secret_store.clone(),
             secrets: SecretGrant::from_manifest(&manifest.secrets)?,
             egress: EgressGrant::from_manifest(&manifest.http, &manifest.secrets.inject)?,
+            config: PluginConfig::from_manifest(&manifest.config)?,
             metrics: crate::metrics::global().plugin(plugin),
         })
     }

@@ -24,7 +24,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use wasmtime::component::{Component, ComponentExportIndex, Instance, InstancePre, Linker};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
-use super::bindings::{async_handler, identity, logging, observability, secrets, types};
+use super::bindings::{async_handler, config, identity, logging, observability, secrets, types};
 use super::boundary;
 use super::capabilities::Capabilities;
 use super::instance_state::{InstanceState, LogContext};
@@ -138,6 +138,11 @@ pub fn host_linker(engine: &Engine) -> anyhow::Result<Linker<InstanceState>> {
     )
     .map_err(super::to_anyhow)?;
     secrets::add_to_linker::<InstanceState, wasmtime::component::HasSelf<InstanceState>>(
+        &mut linker,
+        |state| state,
+    )
+    .map_err(super::to_anyhow)?;
+    config::add_to_linker::<InstanceState, wasmtime::component::HasSelf<InstanceState>>(
         &mut linker,
         |state| state,
     )
