@@ -43,7 +43,7 @@ impl Cli {
             Command::Run(args) => args.runtime.config.as_deref(),
             Command::Inspect(args) => args.runtime.config.as_deref(),
             Command::Check(args) => args.runtime.config.as_deref(),
-            Command::Config(_) => None,
+            Command::Config(_) | Command::New(_) => None,
         }
     }
 }
@@ -77,6 +77,9 @@ pub enum Command {
     /// Print the default host configuration (hangar.toml), every setting
     /// commented.
     Config(crate::config::ConfigArgs),
+    /// Start a new agent project in Rust, Python, JavaScript or Go: the
+    /// agent, its unit test, a Makefile that builds NAME.wasm, and the SDK.
+    New(crate::scaffold::NewArgs),
 }
 
 /// Every setting of `serve` is also a key of the host config (`--config`);

@@ -17,9 +17,11 @@ mod literals;
 mod local_run;
 mod manifest;
 mod metrics;
+mod plugin_config;
 mod proto;
 mod registry;
 mod runtime;
+mod scaffold;
 mod secrets;
 mod serve;
 mod struct_json;
@@ -78,6 +80,7 @@ fn main() -> std::process::ExitCode {
             cli::Command::Inspect(args) => inspect::inspect(args).await,
             cli::Command::Check(args) => inspect::check(args).await,
             cli::Command::Config(args) => config::command(args),
+            cli::Command::New(args) => scaffold::command(args),
         }
     });
     match result {
