@@ -1,140 +1,65 @@
 #!/usr/bin/env bash
-# Builds every Rust guest (WebAssembly components for Hangar):
-#   examples      -> plugins/{echo,wait,echo-sync}.wasm
-#   test fixtures -> target/test-plugins/{faulty,faulty-sync,observable,misbehave}.wasm
+# Builds every guest (WebAssembly components for Hangar) from source, one
+# script per language, in parallel:
+#   build/guests-rust.sh    Rust    (rustup wasm32-wasip2, or Debian rustc-web)
+#   build/guests-python.sh  Python  (componentize-py)
+#   build/guests-js.sh      JavaScript (componentize-js / jco)
+#   build/guests-go.sh      Go      (wasip1 + go:wasmexport + reactor adapter)
+# Examples go to plugins/, test fixtures to target/test-plugins/. Each script
+# installs the toolchain it needs on a fresh machine (tools land in
+# target/tools/<language>/) and rebuilds only what changed.
 #
-# Toolchain: rustup's wasm32-wasip2 target when it is installed (the normal
-# path: `rustup target add wasm32-wasip2`); otherwise Debian's rustc-web with
-# std built from source (-Zbuild-std), installing the apt packages if they are
-# missing. See shared/notes/guest-toolchains.md.
-#
-# Guests build in their own target dir (target/guests) so they never
-# invalidate the host's build. Re-running is cheap: cargo rebuilds only what
-# changed, and a .wasm is copied only when its bytes changed.
+# Output lines are prefixed with the language so progress stays readable; a
+# failing language does not stop the others, and the run fails at the end
+# naming every language that failed (its last lines are repeated there).
 #
 # Environment:
-#   HANGAR_GUEST_TOOLCHAIN=rustup|debian  force a toolchain (default: detect)
-#   CARGO_TARGET_DIR                      ignored; guests use target/guests
-set -euo pipefail
+#   HANGAR_GUEST_LANGS=rust,go   build only these languages (default: all)
+#   HANGAR_GUEST_TOOLCHAIN       passed on to guests-rust.sh (rustup|debian)
+set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-target=wasm32-wasip2
-profile=guest
-target_dir="$root/target/guests"
-
-# crate name | output file
-guests=(
-    "echo-agent|plugins/echo.wasm"
-    "wait-agent|plugins/wait.wasm"
-    "echo-sync-agent|plugins/echo-sync.wasm"
-    "faulty-agent|target/test-plugins/faulty.wasm"
-    "faulty-sync-agent|target/test-plugins/faulty-sync.wasm"
-    "observable-agent|target/test-plugins/observable.wasm"
-    "http-client-agent|target/test-plugins/http-client.wasm"
-    "secret-reader-agent|target/test-plugins/secret-reader.wasm"
-    "misbehave-agent|target/test-plugins/misbehave.wasm"
-)
-
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
-have_rustup_target() {
-    command -v rustup >/dev/null 2>&1 &&
-        rustup target list --installed 2>/dev/null | grep -qx "$target"
-}
-
-debian_sysroot_ok() {
-    [[ -x /usr/bin/rustc && -x /usr/bin/cargo ]] || return 1
-    local sysroot
-    sysroot="$(/usr/bin/rustc --print sysroot 2>/dev/null)" || return 1
-    [[ -f "$sysroot/lib/rustlib/src/rust/library/std/Cargo.toml" ]] &&
-        [[ -x "$sysroot/lib/rustlib/x86_64-unknown-linux-gnu/bin/wasm-component-ld" ]] &&
-        [[ -x /usr/lib/llvm-19/bin/wasm-ld ]] &&
-        [[ -f /usr/lib/wasm32-wasi/libc.a ]]
-}
-
-install_debian_toolchain() {
-    local sudo=()
-    if [[ "$(id -u)" -ne 0 ]]; then
-        command -v sudo >/dev/null 2>&1 || die "need root or sudo to install the Debian Rust toolchain"
-        sudo=(sudo)
-    fi
-    log "installing rustc-web cargo-web rust-web-src lld-19 wasi-libc (apt)"
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -q --no-install-recommends \
-        rustc-web cargo-web rust-web-src lld-19 wasi-libc
-}
-
-toolchain="${HANGAR_GUEST_TOOLCHAIN:-}"
-if [[ -z "$toolchain" ]]; then
-    if have_rustup_target; then toolchain=rustup; else toolchain=debian; fi
+all_langs=(rust python js go)
+if [[ -n "${HANGAR_GUEST_LANGS:-}" ]]; then
+    IFS=', ' read -r -a langs <<<"$HANGAR_GUEST_LANGS"
+else
+    langs=("${all_langs[@]}")
 fi
-
-packages=()
-for g in "${guests[@]}"; do packages+=(-p "${g%%|*}"); done
-
-case "$toolchain" in
-rustup)
-    have_rustup_target || die "rustup has no $target target (rustup target add $target)"
-    log "building ${#guests[@]} guests with rustup's $target target"
-    cargo build --target "$target" --profile "$profile" \
-        --target-dir "$target_dir" "${packages[@]}"
-    ;;
-debian)
-    debian_sysroot_ok || install_debian_toolchain
-    debian_sysroot_ok || die "the Debian Rust toolchain is still incomplete after apt-get install"
-    log "building ${#guests[@]} guests with $(/usr/bin/rustc --version) and -Zbuild-std"
-    # Debian's rustc ships no prebuilt std for wasm: build it from
-    # rust-web-src (nightly flag, hence RUSTC_BOOTSTRAP). wasm-component-ld
-    # calls wasm-ld from lld-19; libc comes from Debian's wasi-libc.
-    (
-        unset CARGO_ENCODED_RUSTFLAGS RUSTUP_TOOLCHAIN
-        export PATH="/usr/lib/llvm-19/bin:$PATH"
-        export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
-        export CARGO_TARGET_WASM32_WASIP1_LINKER=wasm-ld
-        export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld
-        export RUSTFLAGS="-C link-self-contained=no -L /usr/lib/wasm32-wasi"
-        /usr/bin/cargo build --target "$target" --profile "$profile" \
-            -Zbuild-std=std,panic_abort --target-dir "$target_dir" "${packages[@]}"
-    )
-    ;;
-*)
-    die "HANGAR_GUEST_TOOLCHAIN must be rustup or debian, not '$toolchain'"
-    ;;
-esac
-
-# A component starts with "\0asm" then version 0x0d 0x00 and layer 0x01 0x00
-# (a core module has 01 00 00 00): catch a toolchain that emitted a module.
-is_component() {
-    [[ "$(od -An -tx1 -j4 -N4 "$1" | tr -d ' \n')" == "0d000100" ]]
-}
-
-human_size() {
-    local bytes=$1
-    if ((bytes >= 1048576)); then
-        printf '%d.%d MiB' $((bytes / 1048576)) $((bytes % 1048576 * 10 / 1048576))
-    else
-        printf '%d.%d KiB' $((bytes / 1024)) $((bytes % 1024 * 10 / 1024))
+for lang in "${langs[@]}"; do
+    if [[ ! -f "build/guests-$lang.sh" ]]; then
+        printf 'error: HANGAR_GUEST_LANGS names "%s", which has no build/guests-%s.sh (known: %s)\n' \
+            "$lang" "$lang" "${all_langs[*]}" >&2
+        exit 2
     fi
-}
-
-for g in "${guests[@]}"; do
-    crate="${g%%|*}"
-    dest="${g#*|}"
-    built="$target_dir/$target/$profile/${crate//-/_}.wasm"
-    [[ -f "$built" ]] || die "$crate: cargo reported success but $built is missing"
-    is_component "$built" || die "$crate: $built is a core module, not a component"
-    mkdir -p "$(dirname "$dest")"
-    if cmp -s "$built" "$dest"; then
-        state=unchanged
-    else
-        cp "$built" "$dest.tmp"
-        mv -f "$dest.tmp" "$dest"
-        state=updated
-    fi
-    size=$(wc -c <"$dest")
-    printf '  %-20s %10s  %-9s %s\n' "$(basename "$dest")" "$(human_size "$size")" "$state" "$dest"
 done
+
+log_dir="$root/target/guest-logs"
+mkdir -p "$log_dir"
+start=$SECONDS
+pids=()
+for lang in "${langs[@]}"; do
+    (
+        set -o pipefail
+        bash "build/guests-$lang.sh" 2>&1 | tee "$log_dir/$lang.log" |
+            while IFS= read -r line; do printf '[%-6s] %s\n' "$lang" "$line"; done
+    ) &
+    pids+=($!)
+done
+
+failed=()
+for i in "${!langs[@]}"; do
+    if ! wait "${pids[$i]}"; then failed+=("${langs[$i]}"); fi
+done
+
+elapsed=$((SECONDS - start))
+if ((${#failed[@]})); then
+    for lang in "${failed[@]}"; do
+        printf '\n---- %s failed; last lines (whole log: %s) ----\n' "$lang" "$log_dir/$lang.log" >&2
+        tail -n 25 "$log_dir/$lang.log" >&2
+    done
+    printf '\nerror: guests failed to build: %s (after %ss)\n' "${failed[*]}" "$elapsed" >&2
+    exit 1
+fi
+printf '==> all guests built (%s) in %ss\n' "${langs[*]}" "$elapsed"

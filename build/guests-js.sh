@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Builds every JavaScript guest (called by build/guests.sh, or alone)
+# (WebAssembly components for Hangar, through sdk/js/bin/hangar-js-build.mjs):
+#   examples      -> plugins/url-sensor.wasm (+ its manifest url-sensor.toml)
+#   test fixtures -> target/test-plugins/{echo-js,echo-sync-js}.wasm
+#
+# Toolchain: componentize-js (SpiderMonkey/StarlingMonkey; `fetch` over
+# wasi:http) and rolldown (bundles agent + SDK into the one file
+# componentize-js reads), pinned and installed with npm under
+# target/tools/js (jco comes along for `jco wit`). Needs node >= 20 and npm.
+# See sdk/js/README.md for why componentize-js and not componentize-qjs.
+#
+# Re-running is cheap: a guest is rebuilt only when its sources, the SDK,
+# wit/agent.wit or the toolchain changed (a stamp of their sha256 sits in
+# target/js-guests/), and a .wasm is copied only when its bytes changed.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+tools="$root/target/tools/js"
+stamps="$root/target/js-guests"
+componentize_version=0.23.0
+jco_version=1.35.0
+rolldown_version=1.3.2
+
+# source dir | output file | manifest to copy beside it ("" for none)
+guests=(
+    "guest-examples/js/url-sensor|plugins/url-sensor.wasm|guest-examples/js/url-sensor/url-sensor.toml"
+    "tests/plugins/js/echo|target/test-plugins/echo-js.wasm|"
+    "tests/plugins/js/echo-sync|target/test-plugins/echo-sync-js.wasm|"
+)
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+command -v node >/dev/null 2>&1 || die "node is not installed: install Node.js 20+ (Debian: sudo apt-get install nodejs npm)"
+command -v npm >/dev/null 2>&1 || die "npm is not installed: sudo apt-get install npm"
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+((node_major >= 20)) || die "node $(node --version) is too old: the JS SDK needs Node.js 20+"
+
+installed_version() {
+    node -p "require('$tools/node_modules/$1/package.json').version" 2>/dev/null || true
+}
+
+toolchain_ok() {
+    [[ "$(installed_version @bytecodealliance/componentize-js)" == "$componentize_version" ]] &&
+        [[ "$(installed_version @bytecodealliance/jco)" == "$jco_version" ]] &&
+        [[ "$(installed_version rolldown)" == "$rolldown_version" ]] &&
+        [[ -x "$tools/node_modules/.bin/componentize-js" && -x "$tools/node_modules/.bin/rolldown" ]]
+}
+
+if ! toolchain_ok; then
+    log "installing componentize-js@$componentize_version jco@$jco_version rolldown@$rolldown_version into $tools (npm)"
+    mkdir -p "$tools"
+    cat >"$tools/package.json" <<JSON
+{
+  "name": "hangar-js-toolchain",
+  "private": true,
+  "description": "Pinned JavaScript guest toolchain for Hangar (installed by build/guests-js.sh)",
+  "dependencies": {
+    "@bytecodealliance/componentize-js": "$componentize_version",
+    "@bytecodealliance/jco": "$jco_version",
+    "rolldown": "$rolldown_version"
+  }
+}
+JSON
+    (cd "$tools" && npm install --no-audit --no-fund --loglevel=error) ||
+        die "npm install failed in $tools (is the npm registry reachable?)"
+    toolchain_ok || die "npm install finished but the pinned tools are missing from $tools/node_modules"
+fi
+export PATH="$tools/node_modules/.bin:$PATH"
+
+# A component starts with "\0asm" then version 0x0d 0x00 and layer 0x01 0x00.
+is_component() {
+    [[ "$(od -An -tx1 -j4 -N4 "$1" | tr -d ' \n')" == "0d000100" ]]
+}
+
+human_size() {
+    local bytes=$1
+    if ((bytes >= 1048576)); then
+        printf '%d.%d MiB' $((bytes / 1048576)) $((bytes % 1048576 * 10 / 1048576))
+    else
+        printf '%d.%d KiB' $((bytes / 1024)) $((bytes % 1024 * 10 / 1024))
+    fi
+}
+
+# Everything a guest's bytes depend on: its sources, the SDK, the WIT, the tools.
+inputs_hash() {
+    {
+        find "$1" sdk/js/src sdk/js/bin -type f -name '*.js' -o -type f -name '*.mjs' | grep -v '\.test\.js$' | LC_ALL=C sort |
+            xargs sha256sum
+        sha256sum wit/agent.wit
+        printf 'componentize-js %s rolldown %s\n' "$componentize_version" "$rolldown_version"
+    } | sha256sum | cut -d' ' -f1
+}
+
+mkdir -p "$stamps"
+for g in "${guests[@]}"; do
+    IFS='|' read -r src dest manifest <<<"$g"
+    name="$(basename "$dest" .wasm)"
+    [[ -f "$src/agent.js" ]] || die "$src/agent.js is missing"
+    built="$stamps/$name.wasm"
+    stamp="$stamps/$name.sha256"
+    hash="$(inputs_hash "$src")"
+    if [[ -f "$built" && -f "$stamp" && "$(cat "$stamp")" == "$hash" ]] && is_component "$built"; then
+        :
+    else
+        log "building $name from $src"
+        rm -f "$stamp"
+        node sdk/js/bin/hangar-js-build.mjs "$src/agent.js" -o "$built" >&2 ||
+            die "$name: hangar-js-build failed (see above)"
+        printf '%s\n' "$hash" >"$stamp"
+    fi
+    is_component "$built" || die "$name: $built is not a component"
+    mkdir -p "$(dirname "$dest")"
+    if cmp -s "$built" "$dest"; then
+        state=unchanged
+    else
+        cp "$built" "$dest.tmp"
+        mv -f "$dest.tmp" "$dest"
+        state=updated
+    fi
+    if [[ -n "$manifest" ]]; then
+        cmp -s "$manifest" "${dest%.wasm}.toml" || cp "$manifest" "${dest%.wasm}.toml"
+    fi
+    size=$(wc -c <"$dest")
+    printf '  %-20s %10s  %-9s %s\n' "$(basename "$dest")" "$(human_size "$size")" "$state" "$dest"
+done
