@@ -12,19 +12,20 @@
 //! in its component; `wit-component` merges them into the official world
 //! (checked against `wit/agent.wit` by the `world_coverage` test).
 //!
-//! The shared types and the host's imports (`logging`, `secrets`) are
+//! The shared types and the host's imports (`logging`, `secrets`, `config`) are
 //! generated once, in `base`, and remapped everywhere else with `with`, so
 //! one native conversion serves every world. An agent that never calls an
 //! import does not import it: `wit-component` drops unused imports.
 
 /// Shared types (`flyte:agent/types`) and the host's imports (`logging`,
-/// `secrets`).
+/// `secrets`, `config`).
 pub mod base {
     wit_bindgen::generate!({
         inline: "package hangar:sdk;
                  world base {
                      import flyte:agent/logging@0.1.0;
                      import flyte:agent/secrets@0.1.0;
+                     import flyte:agent/config@0.1.0;
                      import flyte:agent/types@0.1.0;
                  }",
         path: "../../wit",
@@ -119,4 +120,4 @@ pub(crate) const WORLD_EXPORTS: &[(&str, &[&str])] = &[
 /// Interfaces the mini-worlds import; every official world must import
 /// exactly these (types are imported implicitly through `use`).
 #[cfg(test)]
-pub(crate) const WORLD_IMPORTS: &[&str] = &["logging", "secrets", "types"];
+pub(crate) const WORLD_IMPORTS: &[&str] = &["logging", "secrets", "config", "types"];

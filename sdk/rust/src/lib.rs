@@ -4,13 +4,16 @@
 //!
 //! The crate root re-exports everything an agent needs; [`log`] holds the
 //! logging functions and macros, [`secrets`] reads the secrets the operator
-//! granted.
+//! granted, [`config`] the operator's settings, and [`http`] makes outbound
+//! requests over `wasi:http`.
 
 mod adapter;
 mod agent;
 mod bindings;
+pub mod config;
 mod error;
 mod handle;
+pub mod http;
 mod info;
 pub mod log;
 mod observe;
@@ -46,6 +49,9 @@ pub mod __private {
 #[macro_export]
 macro_rules! export_async_agent {
     ($agent:ty) => {
+        // Only a component has the host to export to; natively (an agent's
+        // `cargo test`) the component-model symbol names would not link.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             type HangarAsyncAgent = $crate::__private::AsyncAdapter<$agent>;
             $crate::__private::identity::export!(
@@ -64,6 +70,9 @@ macro_rules! export_async_agent {
 #[macro_export]
 macro_rules! export_observable_agent {
     ($agent:ty) => {
+        // Only a component has the host to export to; natively (an agent's
+        // `cargo test`) the component-model symbol names would not link.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             type HangarObservableAgent = $crate::__private::AsyncAdapter<$agent>;
             $crate::__private::identity::export!(
@@ -84,6 +93,9 @@ macro_rules! export_observable_agent {
 #[macro_export]
 macro_rules! export_sync_agent {
     ($agent:ty) => {
+        // Only a component has the host to export to; natively (an agent's
+        // `cargo test`) the component-model symbol names would not link.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             type HangarSyncAgent = $crate::__private::SyncAdapter<$agent>;
             $crate::__private::identity::export!(

@@ -77,6 +77,24 @@ pub struct Task {
 }
 
 impl Task {
+    /// A task of type `task_type` (version 0) with `custom` as its template's
+    /// `custom` and no inputs: for an agent's unit tests. Add inputs with
+    /// [`Task::with_input`].
+    pub fn new(task_type: &str, custom: Value) -> Self {
+        Self {
+            category: crate::info::TaskCategory::new(task_type, 0),
+            custom,
+            ..Self::default()
+        }
+    }
+
+    /// The task with input `name` set to `value` (as JSON); for tests.
+    pub fn with_input(mut self, name: &str, value: impl Serialize) -> Self {
+        let value = serde_json::to_value(value).unwrap_or(Value::Null);
+        self.inputs.insert(name.to_string(), value);
+        self
+    }
+
     /// The input `name` converted to `T`.
     ///
     /// Errors (non-recoverable) when the input is missing or has another type.
@@ -247,6 +265,14 @@ pub(crate) mod tests {
         assert_eq!(t.template_raw, vec![1, 2]);
         assert_eq!(t.inputs_raw, vec![3]);
         assert_eq!(t.template_id.project, "p");
+    }
+
+    #[test]
+    fn test_tasks_are_built_natively() {
+        let t = Task::new("webhook", serde_json::json!({"url": "u"})).with_input("n", 3);
+        assert_eq!(t.category, TaskCategory::new("webhook", 0));
+        assert_eq!(t.custom["url"], "u");
+        assert_eq!(t.input::<i64>("n").expect("n"), 3);
     }
 
     #[test]
