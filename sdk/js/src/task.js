@@ -1,0 +1,89 @@
+/**
+ * The task an agent receives, as native values: `inputs` and `custom`
+ * parsed from the JSON the host sends, config as an object, metadata with
+ * labels/annotations/env as objects. `fromWitTask` builds it from the WIT
+ * `task` record.
+ */
+
+import { NonRecoverableError } from './errors.js';
+import { parseJson } from './json.js';
+
+function parseJsonObject(text, what) {
+  if (text === undefined || text === null || text === '') return {};
+  let value;
+  try {
+    value = parseJson(text);
+  } catch (e) {
+    throw new NonRecoverableError(`the host sent ${what} that is not JSON (${e.message})`, 'BadJson');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new NonRecoverableError(`the host sent ${what} that is not a JSON object`, 'BadJson');
+  }
+  return value;
+}
+
+const pairsToObject = (pairs) => Object.fromEntries((pairs ?? []).map(({ key, value }) => [key, value]));
+
+function fromWitMetadata(meta) {
+  if (!meta) return undefined;
+  const id = meta.taskExecutionId;
+  return {
+    taskExecutionId: {
+      task: { ...id.task },
+      nodeId: id.nodeId,
+      executionProject: id.executionProject,
+      executionDomain: id.executionDomain,
+      executionName: id.executionName,
+      retryAttempt: id.retryAttempt,
+    },
+    namespace: meta.namespace,
+    labels: pairsToObject(meta.labels),
+    annotations: pairsToObject(meta.annotations),
+    k8sServiceAccount: meta.k8sServiceAccount,
+    environmentVariables: pairsToObject(meta.environmentVariables),
+  };
+}
+
+const MISSING = Symbol('missing');
+
+/** One task, as an agent sees it. */
+export class Task {
+  constructor(fields) {
+    Object.assign(this, fields);
+  }
+
+  /**
+   * Input `name`; without a fallback a missing input is a NonRecoverableError
+   * (code MissingInput) naming the inputs that are there.
+   * @param {string} name
+   * @param {unknown} [fallback]
+   */
+  input(name, fallback = MISSING) {
+    if (Object.hasOwn(this.inputs, name)) return this.inputs[name];
+    if (fallback !== MISSING) return fallback;
+    const known = Object.keys(this.inputs);
+    throw new NonRecoverableError(
+      `the task has no input "${name}" (inputs: ${known.length ? known.join(', ') : 'none'})`,
+      'MissingInput',
+    );
+  }
+}
+
+/** The WIT `task` record as a Task. */
+export function fromWitTask(task) {
+  const template = task.template;
+  return new Task({
+    taskType: template.category.name,
+    category: { name: template.category.name, version: template.category.version },
+    id: { ...template.id },
+    inputs: parseJsonObject(task.inputs, 'inputs'),
+    custom: parseJsonObject(template.custom, 'TaskTemplate.custom'),
+    config: pairsToObject(template.config),
+    sql: template.sql ?? undefined,
+    outputPrefix: task.outputPrefix,
+    metadata: fromWitMetadata(task.metadata ?? undefined),
+    idempotencyKey: task.idempotencyKey,
+    templateRaw: template.raw,
+    inputsRaw: task.inputsRaw,
+  });
+}

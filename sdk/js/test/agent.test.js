@@ -1,0 +1,192 @@
+// Unit tests of the SDK under plain Node (`node --test sdk/js/test/`):
+// the adapters between WIT records and native values, errors, host services.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import {
+  config,
+  defineAsyncAgent,
+  defineSyncAgent,
+  failed,
+  log,
+  NonRecoverableError,
+  RetryableError,
+  running,
+  secrets,
+  succeeded,
+} from '../src/index.js';
+import { encodeMeta, decodeMeta } from '../src/agent.js';
+import { toWitError } from '../src/errors.js';
+import { toWitResource } from '../src/resource.js';
+import { testAgent } from '../src/testing.js';
+import { entrySource } from '../bin/hangar-js-build.mjs';
+
+const greeter = defineAsyncAgent({
+  name: 'greeter',
+  taskType: 'greet',
+  create: (task) => ({ name: task.input('name', 'World'), custom: task.custom, idem: task.idempotencyKey }),
+  get: (meta) => succeeded({ greeting: `Hello, ${meta.name}!` }),
+  delete: () => {},
+});
+
+test('identity describes the name and task types', () => {
+  assert.deepEqual(greeter.identity.describe(), { name: 'greeter', categories: [{ name: 'greet', version: 0 }] });
+  const multi = defineSyncAgent({ name: 'm', taskTypes: ['a', { name: 'b', version: 2 }], do: () => succeeded() });
+  assert.deepEqual(multi.info.categories, [{ name: 'a', version: 0 }, { name: 'b', version: 2 }]);
+  assert.equal(multi.world, 'sync-agent');
+  assert.equal(greeter.world, 'async-agent');
+});
+
+test('a spec with a missing part is refused with the fix', () => {
+  assert.throws(() => defineAsyncAgent({ name: 'x', create() {}, get() {}, delete() {} }), /set taskType/);
+  assert.throws(() => defineAsyncAgent({ name: 'x', taskType: 't', create() {}, get() {} }), /delete must be a function/);
+  assert.throws(() => defineSyncAgent({ taskType: 't', do() {} }), /set name/);
+  assert.throws(() => defineSyncAgent({ name: 'x', taskTypes: [{ name: 'a', version: 1.5 }], do() {} }), /task type/);
+});
+
+test('create -> meta (JSON round trip) -> get -> outputs', async () => {
+  const t = testAgent(greeter);
+  const meta = await t.create({ inputs: { name: 'Ada' }, custom: { k: [1, 2] }, idempotencyKey: 'k1' });
+  assert.deepEqual(meta, { name: 'Ada', custom: { k: [1, 2] }, idem: 'k1' });
+  const res = await t.get(meta);
+  assert.equal(res.phase, 'succeeded');
+  assert.deepEqual(res.outputs, { greeting: 'Hello, Ada!' });
+  assert.deepEqual(await t.run({}).then((r) => r.resource.outputs), { greeting: 'Hello, World!' });
+});
+
+test('the WIT adapter sees bytes and JSON text', async () => {
+  const bytes = await greeter.asyncHandler.create({
+    template: { category: { name: 'greet', version: 0 }, id: {}, custom: '{}', config: [], raw: new Uint8Array() },
+    inputs: '{"name":"Bo"}',
+    inputsRaw: new Uint8Array(),
+    outputPrefix: 's3://x',
+    idempotencyKey: 'i',
+  });
+  assert.ok(bytes instanceof Uint8Array);
+  assert.equal(new TextDecoder().decode(bytes), '{"name":"Bo","custom":{},"idem":"i"}');
+  const res = await greeter.asyncHandler.get({ category: { name: 'greet', version: 0 }, resourceMeta: bytes, outputPrefix: '' });
+  assert.deepEqual(res.outputs, { tag: 'json', val: '{"greeting":"Hello, Bo!"}' });
+  assert.equal(res.customInfo, undefined);
+});
+
+test('errors become agent-error payloads with kind and code', async () => {
+  const failing = defineAsyncAgent({
+    name: 'f',
+    taskType: 'f',
+    create(task) {
+      if (task.inputs.how === 'retry') throw new RetryableError('busy', 'QuotaExceeded');
+      if (task.inputs.how === 'type') return null.x;
+      if (task.inputs.how === 'string') throw 'plain string';
+      throw new NonRecoverableError('broken', 'Broken');
+    },
+    get: async () => {
+      throw new RetryableError('later');
+    },
+    delete() {},
+  });
+  const t = testAgent(failing);
+  await assert.rejects(t.create({ inputs: { how: 'retry' } }), (e) => e instanceof RetryableError && e.code === 'QuotaExceeded');
+  await assert.rejects(t.create({}), (e) => e instanceof NonRecoverableError && e.code === 'Broken' && e.message === 'broken');
+  await assert.rejects(t.create({ inputs: { how: 'type' } }), (e) => e.code === 'TypeError' && /^TypeError: /.test(e.message));
+  await assert.rejects(t.create({ inputs: { how: 'string' } }), (e) => e.code === 'UnexpectedThrow' && /plain string/.test(e.message));
+  await assert.rejects(t.get({}), (e) => e.retryable && e.kind === 'recoverable');
+  // What componentize-js receives: an object whose own `payload` is the record.
+  await assert.rejects(failing.asyncHandler.create(witTaskOf({ how: 'retry' })), (e) => {
+    assert.deepEqual(e.payload, { message: 'busy', code: 'QuotaExceeded', kind: 'recoverable' });
+    return true;
+  });
+  assert.deepEqual(toWitError(new NonRecoverableError('m')), { message: 'm', code: '', kind: 'non-recoverable' });
+});
+
+function witTaskOf(inputs) {
+  return {
+    template: { category: { name: 'f', version: 0 }, id: {}, custom: '{}', config: [], raw: new Uint8Array() },
+    inputs: JSON.stringify(inputs),
+    inputsRaw: new Uint8Array(),
+    outputPrefix: '',
+    idempotencyKey: '',
+  };
+}
+
+test('a missing input names the inputs that exist', async () => {
+  const strict = defineSyncAgent({ name: 's', taskType: 's', do: (task) => succeeded({ v: task.input('needed') }) });
+  await assert.rejects(testAgent(strict).do({ inputs: { a: 1, b: 2 } }), (e) => e.code === 'MissingInput' && /inputs: a, b/.test(e.message));
+});
+
+test('resources: constructors, validation, JSON-only outputs', () => {
+  assert.deepEqual(toWitResource(running('half way')), {
+    phase: 'running', message: 'half way', outputs: undefined, logLinks: [], customInfo: undefined,
+  });
+  const done = toWitResource(succeeded({ n: 1 }, { logLinks: [{ name: 'console', uri: 'https://x' }], customInfo: { a: 1 } }));
+  assert.deepEqual(done.outputs, { tag: 'json', val: '{"n":1}' });
+  assert.equal(done.customInfo, '{"a":1}');
+  assert.deepEqual(toWitResource(succeeded(new Uint8Array([1, 2]))).outputs, { tag: 'literal-map', val: new Uint8Array([1, 2]) });
+  assert.equal(toWitResource(failed('no')).phase, 'failed');
+  assert.throws(() => toWitResource(undefined), (e) => e.code === 'BadResource' && /succeeded\(outputs\)/.test(e.message));
+  assert.throws(() => toWitResource({ phase: 'done' }), /phase "done"/);
+  assert.throws(() => toWitResource(succeeded([1])), (e) => e.code === 'BadOutputs');
+  const circular = {};
+  circular.self = circular;
+  assert.throws(() => toWitResource(succeeded({ c: circular })), (e) => e.code === 'NotJson');
+});
+
+test('a sync agent must answer with a terminal resource', async () => {
+  const lazy = defineSyncAgent({ name: 'l', taskType: 'l', do: () => running() });
+  await assert.rejects(testAgent(lazy).do({}), (e) => e.code === 'NotTerminal');
+  const echo = defineSyncAgent({ name: 'e', taskType: 'e', do: async (task) => succeeded(task.inputs) });
+  const res = await testAgent(echo).do({ inputs: { x: [1, { y: null }], s: 'ü' } });
+  assert.deepEqual(res.outputs, { x: [1, { y: null }], s: 'ü' });
+});
+
+test('metadata is JSON; foreign bytes are a clear error', () => {
+  assert.deepEqual(decodeMeta(encodeMeta({ a: [1, 'b'] })), { a: [1, 'b'] });
+  assert.equal(decodeMeta(new Uint8Array()), null);
+  assert.throws(() => decodeMeta(new Uint8Array([0xff, 0x00])), (e) => e.code === 'BadResourceMeta');
+  const loop = [];
+  loop.push(loop);
+  assert.throws(() => encodeMeta(loop), (e) => e.code === 'NotJson');
+});
+
+test('secrets, config and logs through the test helper', async () => {
+  const probe = defineSyncAgent({
+    name: 'p',
+    taskType: 'p',
+    do(task) {
+      log.info('reading', { secret: task.inputs.secret });
+      const out = { region: config.get('region', 'none'), model: config.require('model') };
+      try {
+        out.secret = secrets.get(task.inputs.secret);
+      } catch (e) {
+        out.error = e.code;
+      }
+      return succeeded(out);
+    },
+  });
+  const t = testAgent(probe, { secrets: { tok: 'v1' }, grantedSecrets: ['tok', 'missing'], config: { model: 'm1' } });
+  assert.deepEqual((await t.do({ inputs: { secret: 'tok' } })).outputs, { region: 'none', model: 'm1', secret: 'v1' });
+  assert.equal((await t.do({ inputs: { secret: 'missing' } })).outputs.error, 'SecretNotFound');
+  assert.equal((await t.do({ inputs: { secret: 'other' } })).outputs.error, 'SecretNotGranted');
+  assert.deepEqual(t.logs[0], { level: 'info', message: 'reading {"secret":"tok"}' });
+  await assert.rejects(testAgent(probe).do({ inputs: { secret: 'tok' } }), (e) => e.code === 'MissingConfig' && /\[config\]/.test(e.message));
+});
+
+test('outside the helper, secrets and config come from the environment', () => {
+  process.env._FSEC_hangar_js_sdk_test = 's3cret';
+  process.env.HANGAR_CONFIG_hangar_js_sdk_test = 'c';
+  try {
+    assert.equal(secrets.get('hangar_js_sdk_test'), 's3cret');
+    assert.equal(config.get('hangar_js_sdk_test'), 'c');
+    assert.throws(() => secrets.get('hangar_js_sdk_test_absent'), (e) => e.code === 'SecretNotFound');
+  } finally {
+    delete process.env._FSEC_hangar_js_sdk_test;
+    delete process.env.HANGAR_CONFIG_hangar_js_sdk_test;
+  }
+});
+
+test('the generated entry binds the WIT imports and re-exports the handlers', () => {
+  const src = entrySource({ agentPath: '/a/agent.js', hostPath: '/s/host.js', version: '0.1.0', kind: 'sync' });
+  assert.match(src, /from 'flyte:agent\/secrets@0\.1\.0'/);
+  assert.match(src, /export const syncHandler = agent\.syncHandler;/);
+  assert.doesNotMatch(src, /asyncHandler/);
+});
