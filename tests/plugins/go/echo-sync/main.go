@@ -1,0 +1,62 @@
+// Command echo-sync is the sync test fixture `echo_sync_go`: Do returns the
+// inputs as outputs. "fail" / "panic" inputs fail as in the echo fixture;
+// "read_secret": NAME adds the output "secret" (its value), "read_config":
+// KEY adds "config" (its value or null), so tests see the host imports work.
+package main
+
+import (
+	"encoding/json"
+
+	"hangar.local/hangar"
+	"hangar.local/hangar/config"
+	"hangar.local/hangar/log"
+	"hangar.local/hangar/secrets"
+)
+
+func init() { hangar.ExportSync(EchoSync{}) }
+
+func main() {}
+
+type EchoSync struct{}
+
+func (EchoSync) Info() hangar.AgentInfo {
+	return hangar.NewAgentInfo("Echo Sync (Go)", "echo_sync_go")
+}
+
+func (EchoSync) Do(task *hangar.Task) (*hangar.Resource, error) {
+	if task.HasInput("panic") {
+		panic("asked to panic")
+	}
+	if task.HasInput("fail") {
+		kind, _ := hangar.InputAs[string](task, "fail")
+		message, _ := hangar.InputAs[string](task, "message")
+		if kind == "recoverable" {
+			return nil, hangar.Recoverable(message).WithCode("EchoRetry")
+		}
+		return nil, hangar.NonRecoverable(message).WithCode("EchoFailure")
+	}
+	var inputs map[string]json.RawMessage
+	if err := task.DecodeInputs(&inputs); err != nil {
+		return nil, err
+	}
+	outputs := make(map[string]any, len(inputs))
+	for k, v := range inputs {
+		outputs[k] = v
+	}
+	if name, err := hangar.InputAs[string](task, "read_secret"); err == nil {
+		value, err := secrets.Get(name)
+		if err != nil {
+			return nil, err
+		}
+		outputs["secret"] = value
+	}
+	if key, err := hangar.InputAs[string](task, "read_config"); err == nil {
+		if value, ok := config.Get(key); ok {
+			outputs["config"] = value
+		} else {
+			outputs["config"] = nil
+		}
+	}
+	log.Infof("echo_sync_go answered %d outputs", len(outputs))
+	return hangar.Succeeded(outputs), nil
+}
