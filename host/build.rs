@@ -49,20 +49,30 @@ fn skipped_in_scaffold(name: &str) -> bool {
 
 /// Every file under `dir`, sorted, as (path relative to `dir`, absolute path).
 fn scaffold_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, Box<dyn Error>> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<(), Box<dyn Error>> {
+    fn walk(
+        root: &Path,
+        dir: &Path,
+        out: &mut Vec<(String, PathBuf)>,
+    ) -> Result<(), Box<dyn Error>> {
         if !dir.is_dir() {
             return Ok(());
         }
         for entry in fs::read_dir(dir)? {
             let path = entry?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             if skipped_in_scaffold(name) {
                 continue;
             }
             if path.is_dir() {
                 walk(root, &path, out)?;
             } else {
-                let relative = path.strip_prefix(root)?.to_string_lossy().replace('\\', "/");
+                let relative = path
+                    .strip_prefix(root)?
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 out.push((relative, fs::canonicalize(&path)?));
             }
         }

@@ -101,16 +101,30 @@ mod tests {
     fn keys_and_values_are_checked() {
         let long_value = "v".repeat(MAX_VALUE_BYTES + 1);
         let long_key = "k".repeat(MAX_KEY_BYTES + 1);
-        let cases: Vec<(Vec<(&str, &str)>, Result<(), &str>)> = vec![
+        /// Pairs in the table, and `Ok` or a fragment of the error.
+        type Case<'a> = (Vec<(&'a str, &'a str)>, Result<(), &'a str>);
+        let cases: Vec<Case> = vec![
             (vec![], Ok(())),
             (vec![("base_url", "https://api.example.com/v1")], Ok(())),
             (vec![("model.default-name", "gpt")], Ok(())),
             (vec![("empty", "")], Ok(())),
-            (vec![("1abc", "x")], Err("\"1abc\" is not a valid config key")),
-            (vec![("has space", "x")], Err("\"has space\" is not a valid")),
+            (
+                vec![("1abc", "x")],
+                Err("\"1abc\" is not a valid config key"),
+            ),
+            (
+                vec![("has space", "x")],
+                Err("\"has space\" is not a valid"),
+            ),
             (vec![("", "x")], Err("\"\" is not a valid config key")),
-            (vec![(long_key.as_str(), "x")], Err("is not a valid config key")),
-            (vec![("big", long_value.as_str())], Err("config.big: the value is")),
+            (
+                vec![(long_key.as_str(), "x")],
+                Err("is not a valid config key"),
+            ),
+            (
+                vec![("big", long_value.as_str())],
+                Err("config.big: the value is"),
+            ),
         ];
         for (pairs, expected) in cases {
             let result = PluginConfig::from_manifest(&table(&pairs));
