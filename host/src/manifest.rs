@@ -257,7 +257,9 @@ impl ManifestFile {
             values.push(&inject.url);
         }
         for (key, value) in &m.config {
-            if message.contains(&format!("\"{key}\"")) || message.contains(&format!("config.{key}:")) {
+            if message.contains(&format!("\"{key}\""))
+                || message.contains(&format!("config.{key}:"))
+            {
                 return Some(line_of(&self.text, value.span().start));
             }
         }

@@ -152,10 +152,7 @@ impl Names {
 /// Where an embedded file goes in the project, and its bytes there.
 fn project_file(file: &EmbeddedFile, names: &Names) -> (PathBuf, Vec<u8>) {
     match file.origin {
-        Origin::Wit => (
-            Path::new("hangar/wit").join(file.path),
-            file.bytes.to_vec(),
-        ),
+        Origin::Wit => (Path::new("hangar/wit").join(file.path), file.bytes.to_vec()),
         Origin::Sdk => (
             Path::new("hangar/sdk").join(file.lang).join(file.path),
             file.bytes.to_vec(),
@@ -203,12 +200,19 @@ pub fn command(args: NewArgs) -> anyhow::Result<u8> {
     let files = project_files(args.lang, &names)?;
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
-    let staging = args
-        .dir
-        .join(format!(".{}.hangar-new-{}", names.kebab, std::process::id()));
+    let staging = args.dir.join(format!(
+        ".{}.hangar-new-{}",
+        names.kebab,
+        std::process::id()
+    ));
     let written = write_all(&staging, &files).and_then(|()| {
-        std::fs::rename(&staging, &target)
-            .with_context(|| format!("cannot rename {} to {}", staging.display(), target.display()))
+        std::fs::rename(&staging, &target).with_context(|| {
+            format!(
+                "cannot rename {} to {}",
+                staging.display(),
+                target.display()
+            )
+        })
     });
     if let Err(e) = written {
         let _ = std::fs::remove_dir_all(&staging);
@@ -257,7 +261,10 @@ fn next_steps(lang: Language, names: &Names, target: &Path, count: usize) -> Str
     );
     let _ = writeln!(out, "Next:");
     let _ = writeln!(out, "  cd {}", target.display());
-    let _ = writeln!(out, "  make test     # the agent's unit test, no Wasm needed");
+    let _ = writeln!(
+        out,
+        "  make test     # the agent's unit test, no Wasm needed"
+    );
     let _ = writeln!(out, "  make build    # builds {}.wasm", names.kebab);
     let _ = writeln!(out, "  echo '{{\"name\": \"World\"}}' > inputs.json");
     let _ = writeln!(
@@ -297,7 +304,11 @@ mod tests {
         for (name, expected) in cases {
             match (Names::parse(name), expected) {
                 (Ok(n), Some((snake, pascal))) => {
-                    assert_eq!((n.snake.as_str(), n.pascal.as_str()), (snake, pascal), "{name}");
+                    assert_eq!(
+                        (n.snake.as_str(), n.pascal.as_str()),
+                        (snake, pascal),
+                        "{name}"
+                    );
                 }
                 (Err(e), None) => assert!(e.contains("is not a valid agent name"), "{e}"),
                 (got, want) => panic!("{name:?}: got {got:?}, want {want:?}"),
@@ -344,7 +355,10 @@ mod tests {
         // SDK and WIT files are copied verbatim.
         assert_eq!(
             project_file(&sdk, &names),
-            (PathBuf::from("hangar/sdk/go/agent.go"), b"package {{name}}".to_vec())
+            (
+                PathBuf::from("hangar/sdk/go/agent.go"),
+                b"package {{name}}".to_vec()
+            )
         );
         assert_eq!(
             project_file(&wit, &names).0,
