@@ -1,0 +1,690 @@
+//! `BENCHMARKS.md`: what was measured, rendered as Markdown tables with the
+//! ratios that count (Hangar ÷ flytekit, Hangar ÷ floor), the issue's
+//! targets checked against them, the per-language table for the README, and
+//! the machine and command that produced it. Rendering is pure (unit-tested);
+//! [`Machine::detect`] reads /proc.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::load::{LoadResult, Rpc};
+
+/// A measurement, or why there is none (e.g. "missing: build with make plugins").
+pub type Outcome<T> = Result<T, String>;
+
+/// Where and how the numbers were taken.
+#[derive(Clone, Debug, Default)]
+pub struct Machine {
+    pub cpu: String,
+    pub cores: usize,
+    pub mem_total: String,
+    pub date: String,
+    pub commit: String,
+    pub command: String,
+    pub loadavg_before: String,
+    pub loadavg_after: String,
+    /// Durations, concurrencies and the like, one line.
+    pub settings: String,
+}
+
+impl Machine {
+    /// Reads the CPU, cores, RAM and load average from /proc.
+    pub fn detect(command: String, settings: String) -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map_or_else(|| "unknown".to_owned(), |(_, v)| v.trim().to_owned());
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let mem_total = meminfo
+            .lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kib| kib.parse::<u64>().ok())
+            .map_or_else(
+                || "unknown".to_owned(),
+                |kib| format!("{:.1} GiB", kib as f64 / 1048576.0),
+            );
+        Machine {
+            cpu,
+            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            mem_total,
+            date: run_text("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+            commit: run_text("git", &["rev-parse", "--short", "HEAD"]),
+            command,
+            loadavg_before: loadavg(),
+            loadavg_after: String::new(),
+            settings,
+        }
+    }
+}
+
+/// The 1, 5 and 15 minute load averages.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// A command's trimmed stdout, or "unknown".
+fn run_text(program: &str, args: &[&str]) -> String {
+    std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// One load point.
+#[derive(Clone, Debug)]
+pub struct LoadRow {
+    pub target: String,
+    pub rpc: Rpc,
+    pub concurrency: usize,
+    pub outcome: Outcome<LoadResult>,
+}
+
+/// Time to serving with a number of plugins.
+#[derive(Clone, Debug)]
+pub struct StartupRow {
+    pub plugins: usize,
+    pub loaded: Option<u64>,
+    pub cold: Outcome<Duration>,
+    pub cached: Outcome<Duration>,
+}
+
+/// RSS of one server.
+#[derive(Clone, Debug)]
+pub struct MemoryRow {
+    pub what: String,
+    pub loaded: Option<u64>,
+    pub idle: Outcome<u64>,
+    pub under_load: Outcome<u64>,
+}
+
+/// One language's echo agents.
+#[derive(Clone, Debug)]
+pub struct LanguageRow {
+    pub language: String,
+    pub async_bytes: Option<u64>,
+    pub sync_bytes: Option<u64>,
+    /// One plugin (the async echo), no cache / from the cache.
+    pub cold: Outcome<Duration>,
+    pub cached: Outcome<Duration>,
+}
+
+/// Everything `hangar-bench all` measured.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub machine: Machine,
+    pub load: Vec<LoadRow>,
+    pub startup: Vec<StartupRow>,
+    pub flytekit_startup: Option<Outcome<Duration>>,
+    pub memory: Vec<MemoryRow>,
+    pub languages: Vec<LanguageRow>,
+    pub notes: Vec<String>,
+}
+
+/// `hangar, 1 plugin` / `hangar, 10 plugins`: the memory row of N plugins.
+pub fn plugins_label(n: usize) -> String {
+    if n == 1 {
+        "hangar, 1 plugin".to_owned()
+    } else {
+        format!("hangar, {n} plugins")
+    }
+}
+
+/// `a / b` as `12.3x`, or `-` when either is missing or b is 0.
+pub fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 && a.is_finite() => {
+            let r = a / b;
+            if r >= 10.0 {
+                format!("{r:.1}x")
+            } else {
+                format!("{r:.2}x")
+            }
+        }
+        _ => "-".to_owned(),
+    }
+}
+
+/// Microseconds as `850 µs` or `12.3 ms`.
+pub fn micros(us: f64) -> String {
+    if us.abs() >= 10_000.0 {
+        format!("{:.1} ms", us / 1000.0)
+    } else if us.abs() >= 1000.0 {
+        format!("{:.2} ms", us / 1000.0)
+    } else {
+        format!("{us:.0} µs")
+    }
+}
+
+/// A duration as `123 ms` or `1.23 s`.
+pub fn duration(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms >= 1000.0 {
+        format!("{:.2} s", ms / 1000.0)
+    } else {
+        format!("{ms:.0} ms")
+    }
+}
+
+/// Bytes as `12.3 MiB` (or KiB below 1 MiB).
+pub fn bytes(b: u64) -> String {
+    if b >= 1 << 20 {
+        format!("{:.1} MiB", b as f64 / 1048576.0)
+    } else {
+        format!("{:.0} KiB", b as f64 / 1024.0)
+    }
+}
+
+fn outcome_text<T>(o: &Outcome<T>, show: impl Fn(&T) -> String) -> String {
+    match o {
+        Ok(v) => show(v),
+        Err(e) => e.clone(),
+    }
+}
+
+impl Report {
+    /// The row for `target`, `rpc`, `concurrency`, if measured.
+    pub fn find(&self, target: &str, rpc: Rpc, concurrency: usize) -> Option<&LoadResult> {
+        self.load
+            .iter()
+            .find(|r| r.target == target && r.rpc == rpc && r.concurrency == concurrency)
+            .and_then(|r| r.outcome.as_ref().ok())
+    }
+
+    fn rps(&self, target: &str, rpc: Rpc, c: usize) -> Option<f64> {
+        self.find(target, rpc, c)
+            .map(LoadResult::rps)
+            .filter(|r| *r > 0.0)
+    }
+
+    fn p99(&self, target: &str, rpc: Rpc, c: usize) -> Option<f64> {
+        self.find(target, rpc, c)
+            .filter(|r| r.latency.count() > 0)
+            .map(|r| r.latency.quantile_us(0.99) as f64)
+    }
+
+    /// The whole Markdown document.
+    pub fn render(&self) -> String {
+        let mut md = String::new();
+        let m = &self.machine;
+        md.push_str("# Benchmarks\n\n");
+        md.push_str(
+            "Generated by `hangar-bench all` (crate `bench/`); do not edit by hand. Every server \
+             ran on the same machine in the same run, driven by the same closed-loop gRPC load \
+             generator with the same request (a task template and the `LiteralMap` \
+             `{\"n\": 3, \"s\": \"hi\"}`). **Ratios are what count**: absolute numbers depend on \
+             the machine and on what else it was doing.\n\n",
+        );
+        let _ = writeln!(
+            md,
+            "- Machine: {}, {} cores, {} RAM",
+            m.cpu, m.cores, m.mem_total
+        );
+        let _ = writeln!(md, "- Date: {}; commit {}", m.date, m.commit);
+        let _ = writeln!(
+            md,
+            "- Load average (1/5/15 min) before: {}; after: {}",
+            m.loadavg_before, m.loadavg_after
+        );
+        let _ = writeln!(md, "- Settings: {}", m.settings);
+        let _ = writeln!(md, "- Command: `{}`", m.command);
+        md.push_str(
+            "- The load generator runs on the same cores as the server under test; on a shared \
+             machine (other builds running) numbers are noisy: compare ratios from one run, and \
+             rerun when the load average above is high.\n\n",
+        );
+        md.push_str(
+            "Targets: **floor** = a native tonic server in `bench/` answering with precomputed \
+             responses (what no agent host can beat here); **flytekit** = flytekit 1.16.31 \
+             `pyflyte serve agent` with `bench/flytekit/echo_agents.py`; **hangar-LANG** = \
+             `hangar serve` with that language's echo agents (async and sync), default \
+             settings.\n\n",
+        );
+
+        self.render_targets(&mut md);
+        self.render_load(&mut md);
+        self.render_overhead(&mut md);
+        self.render_startup(&mut md);
+        self.render_memory(&mut md);
+        self.render_languages(&mut md);
+        if !self.notes.is_empty() {
+            md.push_str("## Notes\n\n");
+            for note in &self.notes {
+                let _ = writeln!(md, "- {note}");
+            }
+            md.push('\n');
+        }
+        md
+    }
+
+    /// The issue's targets, each with its measured value and a verdict.
+    fn render_targets(&self, md: &mut String) {
+        md.push_str("## Targets (issue 6)\n\n");
+        md.push_str("| target | measured | goal | met |\n|---|---|---|---|\n");
+        let c = 16;
+        let fk = self.rps("flytekit", Rpc::Create, c);
+        let floor = self.rps("floor", Rpc::Create, c);
+        let mut check = |what: &str,
+                         value: Option<f64>,
+                         goal: f64,
+                         shown: String,
+                         goal_text: &str,
+                         at_least: bool| {
+            let met = match value {
+                Some(v) if at_least => {
+                    if v >= goal {
+                        "yes"
+                    } else {
+                        "**no**"
+                    }
+                }
+                Some(v) => {
+                    if v < goal {
+                        "yes"
+                    } else {
+                        "**no**"
+                    }
+                }
+                None => "not measured",
+            };
+            let _ = writeln!(md, "| {what} | {shown} | {goal_text} | {met} |");
+        };
+        let rust = self.rps("hangar-rust", Rpc::Create, c);
+        let r = rust.zip(fk).map(|(a, b)| a / b);
+        check(
+            "Rust echo, CreateTask c=16, rps vs flytekit",
+            r,
+            12.0,
+            ratio(rust, fk),
+            ">= 12x",
+            true,
+        );
+        let r = rust.zip(floor).map(|(a, b)| a / b);
+        check(
+            "Rust echo, CreateTask c=16, rps vs floor",
+            r,
+            0.6,
+            ratio(rust, floor),
+            ">= 0.6x",
+            true,
+        );
+        let (hp99, fp99) = (
+            self.p99("hangar-rust", Rpc::Create, c),
+            self.p99("flytekit", Rpc::Create, c),
+        );
+        let r = hp99.zip(fp99).map(|(a, b)| a / b);
+        check(
+            "Rust echo, CreateTask c=16, p99 vs flytekit",
+            r,
+            0.1 + 1e-12,
+            ratio(hp99, fp99),
+            "<= 0.1x",
+            false,
+        );
+        for (lang, goal) in [("python", 3.0), ("js", 5.0), ("go", 5.0)] {
+            let rps = self.rps(&format!("hangar-{lang}"), Rpc::Create, c);
+            let r = rps.zip(fk).map(|(a, b)| a / b);
+            check(
+                &format!("{lang} echo, CreateTask c=16, rps vs flytekit"),
+                r,
+                goal,
+                ratio(rps, fk),
+                &format!(">= {goal}x"),
+                true,
+            );
+        }
+        let twenty = self.startup.iter().find(|s| s.plugins == 20);
+        let cached = twenty
+            .and_then(|s| s.cached.as_ref().ok())
+            .map(|d| d.as_secs_f64());
+        check(
+            "start-up, 20 plugins, from the compile cache",
+            cached,
+            1.0,
+            cached.map_or("-".to_owned(), |s| duration(Duration::from_secs_f64(s))),
+            "< 1 s",
+            false,
+        );
+        let ten = self.memory.iter().find(|m| m.what == plugins_label(10));
+        let idle = ten.and_then(|m| m.idle.as_ref().ok()).map(|b| *b as f64);
+        check(
+            "idle RSS, 10 small plugins",
+            idle,
+            64.0 * 1048576.0,
+            idle.map_or("-".to_owned(), |b| bytes(b as u64)),
+            "< 64 MiB",
+            false,
+        );
+        md.push('\n');
+    }
+
+    /// One table per RPC: every target at every concurrency.
+    fn render_load(&self, md: &mut String) {
+        md.push_str("## Throughput and latency\n\n");
+        md.push_str(
+            "rps = OK answers per second; p50/p99 of OK answers; `x flytekit` and `x floor` are \
+             this row's rps divided by theirs at the same RPC and concurrency; `p99 / flytekit` \
+             is this row's p99 over flytekit's (lower is better). Errors counts non-OK answers by \
+             gRPC code.\n\n",
+        );
+        for rpc in [Rpc::Create, Rpc::Get, Rpc::Sync] {
+            let rows: Vec<&LoadRow> = self.load.iter().filter(|r| r.rpc == rpc).collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let _ = writeln!(md, "### {rpc}\n");
+            md.push_str("| conc. | target | rps | p50 | p99 | x flytekit | x floor | p99 / flytekit | errors |\n");
+            md.push_str("|---:|---|---:|---:|---:|---:|---:|---:|---|\n");
+            for row in rows {
+                let c = row.concurrency;
+                match &row.outcome {
+                    Ok(r) => {
+                        let rps = Some(r.rps()).filter(|v| *v > 0.0);
+                        let p99 =
+                            (r.latency.count() > 0).then(|| r.latency.quantile_us(0.99) as f64);
+                        let errors = if r.errors() == 0 {
+                            "0".to_owned()
+                        } else {
+                            r.codes_text()
+                        };
+                        let _ = writeln!(
+                            md,
+                            "| {c} | {} | {:.0} | {} | {} | {} | {} | {} | {errors} |",
+                            row.target,
+                            r.rps(),
+                            micros(r.latency.quantile_us(0.5) as f64),
+                            micros(r.latency.quantile_us(0.99) as f64),
+                            ratio(rps, self.rps("flytekit", rpc, c)),
+                            ratio(rps, self.rps("floor", rpc, c)),
+                            ratio(p99, self.p99("flytekit", rpc, c)),
+                        );
+                    }
+                    Err(e) => {
+                        let _ = writeln!(md, "| {c} | {} | {e} | | | | | | |", row.target);
+                    }
+                }
+            }
+            md.push('\n');
+        }
+    }
+
+    /// Host overhead: Hangar's mean latency minus the floor's, concurrency 1.
+    fn render_overhead(&self, md: &mut String) {
+        md.push_str("## Host overhead per call\n\n");
+        md.push_str(
+            "Latency at concurrency 1 minus the floor's for the same RPC (mean / p50; the p50 \
+             difference is the steadier one on a busy machine): everything \
+             Hangar adds to a call (routing, literal conversion, a fresh instance, the call into \
+             the guest and back) beyond the gRPC work the floor also does. The guests are echo \
+             agents, so their own work is a JSON round trip; Hangar's metrics do not time the \
+             guest separately, so it is included (and is what differs between languages).\n\n",
+        );
+        md.push_str("| target | CreateTask | GetTask | ExecuteTaskSync |\n|---|---:|---:|---:|\n");
+        let targets: Vec<&str> = {
+            let mut seen: Vec<&str> = Vec::new();
+            for r in &self.load {
+                if r.target.starts_with("hangar-") && !seen.contains(&r.target.as_str()) {
+                    seen.push(&r.target);
+                }
+            }
+            seen
+        };
+        for target in targets {
+            let cell = |rpc| {
+                let mine = self.find(target, rpc, 1).filter(|r| r.latency.count() > 0);
+                let floor = self.find("floor", rpc, 1).filter(|r| r.latency.count() > 0);
+                match (mine, floor) {
+                    (Some(m), Some(f)) => format!(
+                        "{} / {}",
+                        micros(m.latency.mean_us() - f.latency.mean_us()),
+                        micros(
+                            m.latency.quantile_us(0.5) as f64 - f.latency.quantile_us(0.5) as f64
+                        )
+                    ),
+                    _ => "-".to_owned(),
+                }
+            };
+            let _ = writeln!(
+                md,
+                "| {target} | {} | {} | {} |",
+                cell(Rpc::Create),
+                cell(Rpc::Get),
+                cell(Rpc::Sync)
+            );
+        }
+        md.push('\n');
+    }
+
+    fn render_startup(&self, md: &mut String) {
+        md.push_str("## Start-up\n\n");
+        md.push_str(
+            "Time from spawning `hangar serve` to its `hangar listening on` line. N plugins = N \
+             distinct copies of the Rust echo agent (its task type rewritten to `e000`, `e001`, \
+             ...; `loaded` is Hangar's `hangar_plugins_loaded` gauge, to prove none was refused). \
+             Cold = `--no-cache` (every component compiled); cached = from a compile cache a \
+             previous start filled (median of the warm starts).\n\n",
+        );
+        md.push_str("| plugins | loaded | cold | cached |\n|---:|---:|---:|---:|\n");
+        for s in &self.startup {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} |",
+                s.plugins,
+                s.loaded.map_or("-".to_owned(), |n| n.to_string()),
+                outcome_text(&s.cold, |d| duration(*d)),
+                outcome_text(&s.cached, |d| duration(*d)),
+            );
+        }
+        if let Some(fk) = &self.flytekit_startup {
+            let _ = writeln!(
+                md,
+                "\nFor reference, `pyflyte serve agent` with the two echo agents takes {} until its \
+                 port accepts connections.",
+                outcome_text(fk, |d| duration(*d))
+            );
+        }
+        md.push('\n');
+    }
+
+    fn render_memory(&self, md: &mut String) {
+        md.push_str("## Memory\n\n");
+        md.push_str(
+            "RSS (`VmRSS` of the server process). Idle: after start-up and a short settle. Under \
+             load: peak while serving CreateTask at concurrency 16.\n\n",
+        );
+        md.push_str("| server | loaded | idle RSS | RSS under load |\n|---|---:|---:|---:|\n");
+        for m in &self.memory {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} |",
+                m.what,
+                m.loaded.map_or("-".to_owned(), |n| n.to_string()),
+                outcome_text(&m.idle, |b| bytes(*b)),
+                outcome_text(&m.under_load, |b| bytes(*b)),
+            );
+        }
+        md.push('\n');
+    }
+
+    /// The table for the README (issue 4).
+    fn render_languages(&self, md: &mut String) {
+        md.push_str("## Per language (for the README)\n\n");
+        md.push_str(
+            "Component size of the echo agents (async / sync); cold start = time to serving with \
+             that one plugin (the async echo), without and with the compile cache; per-call cost \
+             = mean / p50 latency at concurrency 1 through `hangar serve` (the floor's is the \
+             gRPC cost alone).\n\n",
+        );
+        md.push_str(
+            "| language | size (async / sync) | cold start, no cache | cold start, cached | CreateTask mean / p50 | ExecuteTaskSync mean / p50 |\n",
+        );
+        md.push_str("|---|---:|---:|---:|---:|---:|\n");
+        let cost = |target: &str, rpc| {
+            self.find(target, rpc, 1)
+                .filter(|r| r.latency.count() > 0)
+                .map_or("-".to_owned(), |r| {
+                    format!(
+                        "{} / {}",
+                        micros(r.latency.mean_us()),
+                        micros(r.latency.quantile_us(0.5) as f64)
+                    )
+                })
+        };
+        for l in &self.languages {
+            let size = |b: Option<u64>| b.map_or("missing".to_owned(), bytes);
+            let target = format!("hangar-{}", l.language);
+            let _ = writeln!(
+                md,
+                "| {} | {} / {} | {} | {} | {} | {} |",
+                l.language,
+                size(l.async_bytes),
+                size(l.sync_bytes),
+                outcome_text(&l.cold, |d| duration(*d)),
+                outcome_text(&l.cached, |d| duration(*d)),
+                cost(&target, Rpc::Create),
+                cost(&target, Rpc::Sync),
+            );
+        }
+        if self.find("floor", Rpc::Create, 1).is_some() {
+            let _ = writeln!(
+                md,
+                "| (floor) | - | - | - | {} | {} |",
+                cost("floor", Rpc::Create),
+                cost("floor", Rpc::Sync)
+            );
+        }
+        md.push('\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::histogram::Histogram;
+
+    fn result(latency_us: u64, n: u64, secs: u64) -> LoadResult {
+        let mut latency = Histogram::default();
+        for _ in 0..n {
+            latency.record_us(latency_us);
+        }
+        let mut codes = std::collections::BTreeMap::new();
+        codes.insert("OK".to_owned(), n);
+        LoadResult {
+            latency,
+            codes,
+            elapsed: Duration::from_secs(secs),
+        }
+    }
+
+    fn row(target: &str, rpc: Rpc, c: usize, outcome: Outcome<LoadResult>) -> LoadRow {
+        LoadRow {
+            target: target.to_owned(),
+            rpc,
+            concurrency: c,
+            outcome,
+        }
+    }
+
+    #[test]
+    fn ratio_formats() {
+        assert_eq!(ratio(Some(1200.0), Some(100.0)), "12.0x");
+        assert_eq!(ratio(Some(60.0), Some(100.0)), "0.60x");
+        assert_eq!(ratio(Some(1.0), Some(0.0)), "-");
+        assert_eq!(ratio(None, Some(1.0)), "-");
+    }
+
+    #[test]
+    fn units() {
+        assert_eq!(micros(850.0), "850 µs");
+        assert_eq!(micros(1234.0), "1.23 ms");
+        assert_eq!(micros(12_345.0), "12.3 ms");
+        assert_eq!(micros(-2_500.0), "-2.50 ms");
+        assert_eq!(duration(Duration::from_millis(250)), "250 ms");
+        assert_eq!(duration(Duration::from_millis(1500)), "1.50 s");
+        assert_eq!(bytes(3 << 20), "3.0 MiB");
+        assert_eq!(bytes(2048), "2 KiB");
+    }
+
+    #[test]
+    fn ratios_and_missing_rows_render() {
+        let report = Report {
+            load: vec![
+                row("floor", Rpc::Create, 16, Ok(result(100, 20_000, 1))),
+                row("flytekit", Rpc::Create, 16, Ok(result(10_000, 1_000, 1))),
+                row("hangar-rust", Rpc::Create, 16, Ok(result(200, 15_000, 1))),
+                row(
+                    "hangar-go",
+                    Rpc::Create,
+                    16,
+                    Err("missing: build with make plugins".to_owned()),
+                ),
+                row("floor", Rpc::Create, 1, Ok(result(50, 100, 1))),
+                row("hangar-rust", Rpc::Create, 1, Ok(result(80, 100, 1))),
+            ],
+            ..Default::default()
+        };
+        let md = report.render();
+        // 15000 / 1000 and 15000 / 20000; p99 200 µs / 10 ms.
+        assert!(
+            md.contains(
+                "| 16 | hangar-rust | 15000 | 200 µs | 200 µs | 15.0x | 0.75x | 0.02x | 0 |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| 16 | hangar-go | missing: build with make plugins |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| Rust echo, CreateTask c=16, rps vs flytekit | 15.0x | >= 12x | yes |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| Rust echo, CreateTask c=16, rps vs floor | 0.75x | >= 0.6x | yes |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| Rust echo, CreateTask c=16, p99 vs flytekit | 0.02x | <= 0.1x | yes |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| go echo, CreateTask c=16, rps vs flytekit | - | >= 5x | not measured |"),
+            "{md}"
+        );
+        // Overhead: 80 - 50 µs, mean and p50 alike.
+        assert!(
+            md.contains("| hangar-rust | 30 µs / 30 µs | - | - |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn a_missed_target_says_no() {
+        let report = Report {
+            load: vec![
+                row("flytekit", Rpc::Create, 16, Ok(result(1_000, 1_000, 1))),
+                row(
+                    "hangar-python",
+                    Rpc::Create,
+                    16,
+                    Ok(result(1_000, 2_000, 1)),
+                ),
+            ],
+            ..Default::default()
+        };
+        let md = report.render();
+        assert!(
+            md.contains(
+                "| python echo, CreateTask c=16, rps vs flytekit | 2.00x | >= 3x | **no** |"
+            ),
+            "{md}"
+        );
+    }
+}
