@@ -8,17 +8,17 @@ PY     := $(VENV)/bin/python
 HANGAR := target/release/hangar
 LISTEN ?= 0.0.0.0:8000
 
-.PHONY: help build host plugins run test lint test-rust test-python venv clean
+.PHONY: help build host plugins run test lint test-rust test-python venv bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 build: host plugins ## Host (release) and every example plugin into ./plugins
 
-host: ## The hangar binary (release) and its dev tools
-	cargo build --release -p hangar --bins --examples
+host: ## The hangar binary (release), its dev tools and hangar-bench
+	cargo build --release -p hangar -p hangar-bench --bins --examples
 
-plugins: ## Every guest from source: examples into ./plugins, test fixtures into target/test-plugins
+plugins: ## Every guest (Rust, Python, JS, Go) from source: examples into ./plugins, fixtures into target/test-plugins
 	bash build/guests.sh
 
 run: build ## Build, then serve ./plugins on $(LISTEN)
@@ -28,10 +28,10 @@ test: build venv lint test-rust test-python ## Everything CI runs
 
 lint: ## rustfmt and clippy, warnings are errors
 	cargo fmt --all -- --check
-	cargo clippy --release -p hangar --all-targets -- -D warnings
+	cargo clippy --release -p hangar -p hangar-bench --all-targets -- -D warnings
 
-test-rust: ## Unit tests of the host
-	cargo test --release -p hangar
+test-rust: ## Unit tests of the host and the benchmark harness
+	cargo test --release -p hangar -p hangar-bench
 
 test-python: venv ## Integration tests through the official flyteidl client
 	$(PY) -m pytest tests/python -q
@@ -43,6 +43,9 @@ $(VENV)/.installed: tests/python/requirements.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r tests/python/requirements.txt
 	touch $@
+
+bench: build venv ## Every benchmark (issue 6), side by side with flytekit and a native floor: writes BENCHMARKS.md (~10 min)
+	target/release/hangar-bench all --duration 5s --out BENCHMARKS.md
 
 clean: ## Remove build outputs (keeps the compile cache in ~/.cache/hangar)
 	cargo clean
