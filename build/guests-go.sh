@@ -85,18 +85,8 @@ fi
 
 # --- build -----------------------------------------------------------------
 
-is_component() {
-    [[ "$(od -An -tx1 -j4 -N4 "$1" | tr -d ' \n')" == "0d000100" ]]
-}
-
-human_size() {
-    local bytes=$1
-    if ((bytes >= 1048576)); then
-        printf '%d.%d MiB' $((bytes / 1048576)) $((bytes % 1048576 * 10 / 1048576))
-    else
-        printf '%d.%d KiB' $((bytes / 1024)) $((bytes % 1024 * 10 / 1024))
-    fi
-}
+# shellcheck source=build/guest-output.sh
+source "$root/build/guest-output.sh"
 
 # A hash of everything an output depends on.
 inputs_hash() {
@@ -113,21 +103,14 @@ for g in "${guests[@]}"; do
     IFS='|' read -r src world dest manifest <<<"$g"
     name="$(basename "$dest" .wasm)"
     stamp="$stamps/$name.stamp"
+    built="$stamps/$name.wasm"
     hash="$(inputs_hash "$src" "$world")"
-    if [[ -f "$dest" && -f "$stamp" && "$(cat "$stamp")" == "$hash" ]]; then
-        state=unchanged
-    else
+    if ! [[ -f "$built" && -f "$stamp" && "$(cat "$stamp")" == "$hash" ]]; then
         log "building $src ($world agent)"
-        mkdir -p "$(dirname "$dest")"
-        bash sdk/go/componentize.sh --world "$world" -o "$dest.tmp" "$src" || die "$src failed to build"
-        is_component "$dest.tmp" || die "$src: $dest.tmp is not a component"
-        mv -f "$dest.tmp" "$dest"
+        rm -f "$stamp"
+        bash sdk/go/componentize.sh --world "$world" -o "$built.tmp" "$src" || die "$src failed to build"
+        mv -f "$built.tmp" "$built"
         printf '%s\n' "$hash" >"$stamp"
-        state=updated
     fi
-    if [[ -n "$manifest" ]]; then
-        cmp -s "$manifest" "${dest%.wasm}.toml" || cp "$manifest" "${dest%.wasm}.toml"
-    fi
-    size=$(wc -c <"$dest")
-    printf '  %-20s %10s  %-9s %s\n' "$(basename "$dest")" "$(human_size "$size")" "$state" "$dest"
+    publish_guest "$built" "$dest" "$manifest" || die "$name: cannot publish $built"
 done

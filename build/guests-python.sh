@@ -73,19 +73,8 @@ find_componentize_py() {
     printf '%s\n' "$venv/bin/componentize-py"
 }
 
-# A component starts with "\0asm" then version 0x0d 0x00 and layer 0x01 0x00.
-is_component() {
-    [[ "$(od -An -tx1 -j4 -N4 "$1" | tr -d ' \n')" == "0d000100" ]]
-}
-
-human_size() {
-    local bytes=$1
-    if ((bytes >= 1048576)); then
-        printf '%d.%d MiB' $((bytes / 1048576)) $((bytes % 1048576 * 10 / 1048576))
-    else
-        printf '%d.%d KiB' $((bytes / 1024)) $((bytes % 1024 * 10 / 1024))
-    fi
-}
+# shellcheck source=build/guest-output.sh
+source "$root/build/guest-output.sh"
 
 # Hash of everything a guest's component depends on.
 source_hash() {
@@ -121,19 +110,7 @@ for g in "${guests[@]}"; do
         mv -f "$built.tmp" "$built"
         printf '%s\n' "$hash" >"$stamp"
     fi
-    is_component "$built" || die "$name: $built is not a component"
-    mkdir -p "$(dirname "$dest")"
-    if cmp -s "$built" "$dest"; then
-        state=unchanged
-    else
-        cp "$built" "$dest.tmp"
-        mv -f "$dest.tmp" "$dest"
-        state=updated
-    fi
     manifest="$src/$name.toml"
-    if [[ -f "$manifest" ]]; then
-        cmp -s "$manifest" "${dest%.wasm}.toml" || cp "$manifest" "${dest%.wasm}.toml"
-    fi
-    size=$(wc -c <"$dest")
-    printf '  %-22s %10s  %-9s %s\n' "$(basename "$dest")" "$(human_size "$size")" "$state" "$dest"
+    [[ -f "$manifest" ]] || manifest=""
+    publish_guest "$built" "$dest" "$manifest" || die "$name: cannot publish $built"
 done

@@ -134,46 +134,12 @@ debian)
     ;;
 esac
 
-# A component starts with "\0asm" then version 0x0d 0x00 and layer 0x01 0x00
-# (a core module has 01 00 00 00): catch a toolchain that emitted a module.
-is_component() {
-    [[ "$(od -An -tx1 -j4 -N4 "$1" | tr -d ' \n')" == "0d000100" ]]
-}
-
-human_size() {
-    local bytes=$1
-    if ((bytes >= 1048576)); then
-        printf '%d.%d MiB' $((bytes / 1048576)) $((bytes % 1048576 * 10 / 1048576))
-    else
-        printf '%d.%d KiB' $((bytes / 1024)) $((bytes % 1024 * 10 / 1024))
-    fi
-}
-
-# Copies $1 to $2 only when the bytes differ; prints updated/unchanged.
-install_file() {
-    if cmp -s "$1" "$2"; then
-        echo unchanged
-    else
-        cp "$1" "$2.tmp"
-        mv -f "$2.tmp" "$2"
-        echo updated
-    fi
-}
+# shellcheck source=build/guest-output.sh
+source "$root/build/guest-output.sh"
 
 for g in "${guests[@]}"; do
     IFS='|' read -r crate dest manifest <<<"$g"
     built="$target_dir/$target/$profile/${crate//-/_}.wasm"
     [[ -f "$built" ]] || die "$crate: cargo reported success but $built is missing"
-    is_component "$built" || die "$crate: $built is a core module, not a component"
-    mkdir -p "$(dirname "$dest")"
-    state=$(install_file "$built" "$dest")
-    size=$(wc -c <"$dest")
-    printf '  %-20s %10s  %-9s %s\n' "$(basename "$dest")" "$(human_size "$size")" "$state" "$dest"
-    if [[ -n "$manifest" ]]; then
-        [[ -f "$manifest" ]] || die "$crate: example manifest $manifest is missing"
-        toml="${dest%.wasm}.toml"
-        state=$(install_file "$manifest" "$toml")
-        size=$(wc -c <"$toml")
-        printf '  %-20s %10s  %-9s %s\n' "$(basename "$toml")" "$(human_size "$size")" "$state" "$toml"
-    fi
+    publish_guest "$built" "$dest" "$manifest" || die "$crate: cannot publish $built"
 done
