@@ -165,6 +165,35 @@ def test_inspect_shows_secret_names_never_values(hangar, plugin_files, tmp_path)
     assert plugin["findings"] == []
 
 
+def test_inspect_shows_config_and_config_nobody_reads(hangar, plugin_files, tmp_path):
+    directory = plugin_dir(tmp_path, plugin_files, "echo")
+    (directory / "echo.toml").write_text(
+        '[limits]\nmemory_mib = 64\n\n[config]\nbase_url = "https://api.example.com/v1"\nregion = "eu"\n'
+    )
+    [plugin] = inspect_json(hangar, directory / "echo.wasm")["plugins"]
+    assert plugin["manifest"]["config"] == [
+        {"key": "base_url", "value": "https://api.example.com/v1", "line": 5},
+        {"key": "region", "value": "eu", "line": 6},
+    ]
+    # The Rust echo agent never imports flyte:agent/config.
+    [finding] = plugin["findings"]
+    assert (finding["code"], finding["line"], finding["severity"]) == ("config-unread", 5, "warning")
+    assert "flyte:agent/config" in finding["message"], finding
+    human = hangar("inspect", directory / "echo.wasm")
+    assert human.returncode == 0, human.describe()
+    assert "config.base_url" in human.stdout and '"eu"' in human.stdout, human.describe()
+
+
+def test_check_names_the_line_of_a_bad_config_key(hangar, plugin_files, tmp_path):
+    directory = plugin_dir(tmp_path, plugin_files, "echo")
+    (directory / "echo.toml").write_text('[config]\nok = "1"\n"not ok" = "2"\n')
+    result = hangar("check", directory)
+    assert result.returncode == 1, result.describe()
+    [problem] = [p for p in result.problems() if p["severity"] == "error"]
+    assert problem["file"].endswith("echo.toml") and problem["line"] == "3", problem
+    assert '"not ok" is not a valid config key' in problem["message"], problem
+
+
 def test_a_broken_plugin_is_reported_not_fatal(hangar, plugin_files, tmp_path):
     directory = plugin_dir(tmp_path, plugin_files, "echo")
     (directory / "junk.wasm").write_bytes(b"not wasm at all")

@@ -8,6 +8,7 @@
 //! | no `wasi:http/outgoing-handler`| `http.allow`        | over-grant: it can never call out     |
 //! | no `flyte:agent/secrets`       | `secrets.names`     | over-grant: it can never read one     |
 //! | no `wasi:http/outgoing-handler`| `secrets.inject`    | over-grant: nothing to inject into    |
+//! | no `flyte:agent/config`        | `[config]`          | config it can never read              |
 //!
 //! Imported-but-not-granted and over-grants are warnings: the plugin still
 //! loads and is no more powerful than its grants, but either a call will
@@ -60,10 +61,13 @@ pub struct GrantLines {
     pub http_allow: Vec<usize>,
     pub secret_names: Vec<usize>,
     pub secret_inject: Vec<usize>,
+    /// The `[config]` keys.
+    pub config: Vec<usize>,
 }
 
 pub const HTTP_IMPORT: &str = "wasi:http/outgoing-handler";
 pub const SECRETS_IMPORT: &str = "flyte:agent/secrets";
+pub const CONFIG_IMPORT: &str = "flyte:agent/config";
 
 /// An interface name without its version: `wasi:http/types@0.2.6` →
 /// `wasi:http/types`.
@@ -77,6 +81,7 @@ pub fn describe_import(name: &str) -> &'static str {
     match base {
         "flyte:agent/logging" => "log lines, to the host log",
         SECRETS_IMPORT => "secrets, only names granted in [secrets] names",
+        CONFIG_IMPORT => "settings from the manifest's [config] table",
         "flyte:agent/types" => "shared types",
         HTTP_IMPORT => "outbound HTTP, to destinations granted in [http] allow",
         "wasi:http/types" => "HTTP types",
@@ -210,6 +215,20 @@ pub fn analyze(
             "remove the [[secrets.inject]] entries".to_string(),
         );
     }
+    if !imports_any(CONFIG_IMPORT)
+        && let Some(&line) = grants.config.first()
+    {
+        warn(
+            "config-unread",
+            Some(line),
+            format!(
+                "set but never readable: [config] sets {} key(s) but {name} does not import \
+                 {CONFIG_IMPORT}, so it reads none of them",
+                grants.config.len()
+            ),
+            "remove the [config] table, or read the keys in the agent (config.get)".to_string(),
+        );
+    }
     findings
 }
 
@@ -259,6 +278,14 @@ mod tests {
             http_allow: http.to_vec(),
             secret_names: names.to_vec(),
             secret_inject: inject.to_vec(),
+            config: Vec::new(),
+        }
+    }
+
+    fn with_config(grants: GrantLines, lines: &[usize]) -> GrantLines {
+        GrantLines {
+            config: lines.to_vec(),
+            ..grants
         }
     }
 
@@ -327,6 +354,16 @@ mod tests {
                 &["wasi:filesystem/types@0.2.6", "wasi:sockets/tcp@0.2.6"],
                 grants(&[], &[], &[]),
                 &[],
+            ),
+            (
+                &["flyte:agent/config@0.1.0"],
+                with_config(grants(&[], &[], &[]), &[6, 7]),
+                &[],
+            ),
+            (
+                &[LOGGING],
+                with_config(grants(&[], &[], &[]), &[6, 7]),
+                &[("config-unread", "a.toml", Some(6))],
             ),
         ];
         for (imports, grants, expected) in cases {

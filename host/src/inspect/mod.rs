@@ -296,6 +296,11 @@ pub fn grant_lines(file: &ManifestFile) -> analysis::GrantLines {
             .iter()
             .map(|i| line(i.secret.span().start))
             .collect(),
+        config: m
+            .config
+            .values()
+            .map(|value| line(value.span().start))
+            .collect(),
     }
 }
 
