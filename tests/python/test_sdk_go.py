@@ -78,7 +78,10 @@ def test_http_job_agent_unit_tests_pass_natively():
 
 @pytest.mark.parametrize("directory", ["sdk/go", "guest-examples/go/http-job", "tests/plugins/go/echo", "tests/plugins/go/echo-sync"])
 def test_wasip1_side_vets_clean(directory: str):
-    run([go(), "vet", "./..."], REPO_ROOT / directory, env={"GOOS": "wasip1", "GOARCH": "wasm"})
+    # -unsafeptr=false: the generated bindings (internal/wit) turn the
+    # addresses the host hands over in linear memory into pointers, which is
+    # what that check flags; every other vet analyzer runs.
+    run([go(), "vet", "-unsafeptr=false", "./..."], REPO_ROOT / directory, env={"GOOS": "wasip1", "GOARCH": "wasm"})
 
 
 def wit_bindgen() -> Path:
