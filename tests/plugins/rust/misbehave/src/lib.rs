@@ -14,6 +14,7 @@
 //! | `sleep` | waits inside the host (a wasi:clocks timer) `ms` milliseconds (input, default: for ever), then succeeds |
 //! | `compute` | `iterations` rounds of integer arithmetic (input), then succeeds with `{"result": ...}` |
 //! | `ok` | succeeds at once with no outputs |
+//! | `remember` | writes `secret` (input) into initialised data, the heap and freshly grown memory, then scans all of linear memory for what earlier calls wrote: `{"seen": [...], "found_own": n}` |
 //!
 //! `open_file` and `connect_socket` succeed only if the sandbox let the
 //! guest through; the tests treat that as a failure of the host.
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use hangar_agent::{AgentError, AgentInfo, Map, Resource, SyncAgent, Task, Value, json};
 
-const CATEGORIES: [&str; 10] = [
+const CATEGORIES: [&str; 11] = [
     "spin",
     "memory_bomb",
     "deep_recursion",
@@ -34,6 +35,7 @@ const CATEGORIES: [&str; 10] = [
     "sleep",
     "compute",
     "ok",
+    "remember",
 ];
 
 struct Misbehave;
@@ -57,6 +59,7 @@ impl SyncAgent for Misbehave {
             "sleep" => host_sleep(&task),
             "compute" => compute(&task),
             "ok" => Ok(Resource::succeeded()),
+            "remember" => remember(&task),
             other => Err(AgentError::non_recoverable(format!(
                 "misbehave agent has no task type `{other}`"
             ))
@@ -217,6 +220,111 @@ fn compute(task: &Task) -> Result<Resource, AgentError> {
     }
     // JSON integers above 2^53 lose precision in some readers: keep 32 bits.
     Ok(succeeded("result", json!(x & 0xFFFF_FFFF)))
+}
+
+/// Initialised data, so it lives in the module's memory image (a page the
+/// host maps copy-on-write from the compiled module).
+static IMAGE_SLOT: std::sync::Mutex<[u8; 192]> = std::sync::Mutex::new([b'.'; 192]);
+
+/// The marker around a remembered secret, built at run time so the bytes
+/// only exist in memory where a call wrote them (the constants below are
+/// stored flipped).
+fn marker_parts() -> (Vec<u8>, Vec<u8>) {
+    let flip = |s: &[u8]| s.iter().map(|b| b ^ 0x5A).collect::<Vec<u8>>();
+    (flip(b"<remembered:"), flip(b":end-remembered>"))
+}
+
+/// Writes `secret` (wrapped in the marker) where an instance reused by the
+/// host would keep it: the memory image, a heap block that is never freed,
+/// and pages grown for this call. Then scans every byte of linear memory
+/// for markers: any secret other than this call's came from an earlier one.
+fn remember(task: &Task) -> Result<Resource, AgentError> {
+    let secret: String = task.input("secret")?;
+    if secret.is_empty() || secret.len() > 64 || !secret.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err(AgentError::non_recoverable(
+            "remember: secret must be 1-64 ASCII letters or digits",
+        ));
+    }
+    let (start, end) = marker_parts();
+    let mut marked = start.clone();
+    marked.extend_from_slice(secret.as_bytes());
+    marked.extend_from_slice(&end);
+
+    if let Ok(mut slot) = IMAGE_SLOT.lock() {
+        slot[..marked.len()].copy_from_slice(&marked);
+    }
+    let heap: Vec<u8> = marked.iter().copied().cycle().take(256 * 1024).collect();
+    std::mem::forget(heap);
+    write_to_grown_memory(&marked);
+
+    let mut seen = std::collections::BTreeSet::new();
+    let mut found_own = 0u64;
+    for found in scan_linear_memory(&start, &end) {
+        if found == secret.as_bytes() {
+            found_own += 1;
+        } else {
+            seen.insert(String::from_utf8_lossy(&found).into_owned());
+        }
+    }
+    let mut outputs = Map::new();
+    outputs.insert("seen".into(), json!(seen.into_iter().collect::<Vec<_>>()));
+    outputs.insert("found_own".into(), json!(found_own));
+    Ok(Resource::succeeded().with_outputs(outputs))
+}
+
+#[cfg(target_arch = "wasm32")]
+fn write_to_grown_memory(marked: &[u8]) {
+    const PAGE: usize = 65536;
+    let old_pages = core::arch::wasm32::memory_grow::<0>(2);
+    if old_pages == usize::MAX {
+        return;
+    }
+    // SAFETY: the two pages were just grown and belong to no Rust object;
+    // the allocator has not seen them.
+    unsafe {
+        let at = (old_pages * PAGE + PAGE + 100) as *mut u8;
+        core::ptr::copy_nonoverlapping(marked.as_ptr(), at, marked.len());
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn write_to_grown_memory(_marked: &[u8]) {}
+
+/// Every `start SECRET end` in linear memory, SECRET of 1-64 bytes.
+#[cfg(target_arch = "wasm32")]
+fn scan_linear_memory(start: &[u8], end: &[u8]) -> Vec<Vec<u8>> {
+    let size = core::arch::wasm32::memory_size::<0>() * 65536;
+    let mut found = Vec::new();
+    // Start above 0 (null); read bytes volatilely: most of memory belongs to
+    // no Rust object, and the point is to see whatever is there.
+    let byte = |i: usize| unsafe { core::ptr::read_volatile(i as *const u8) };
+    let mut i = 1;
+    while i + start.len() + end.len() < size {
+        if byte(i) == start[0] && (1..start.len()).all(|k| byte(i + k) == start[k]) {
+            let body = i + start.len();
+            let mut secret = Vec::new();
+            let mut j = body;
+            while j < size && secret.len() <= 64 && byte(j).is_ascii_alphanumeric() {
+                secret.push(byte(j));
+                j += 1;
+            }
+            if !secret.is_empty()
+                && secret.len() <= 64
+                && j + end.len() <= size
+                && (0..end.len()).all(|k| byte(j + k) == end[k])
+            {
+                found.push(secret);
+            }
+        }
+        i += 1;
+    }
+    found
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn scan_linear_memory(_start: &[u8], _end: &[u8]) -> Vec<Vec<u8>> {
+    Vec::new()
 }
 
 hangar_agent::export_sync_agent!(Misbehave);
