@@ -28,9 +28,7 @@ pub fn run(args: AllArgs) -> Result<()> {
         crate::report::duration(args.load.warmup),
         args.concurrency,
         args.rpc.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        args.load
-            .connections
-            .map_or("one per worker".to_owned(), |n| n.to_string()),
+        args.load.connections,
         args.startup_plugins,
         args.repeat,
         args.memory_plugins,
@@ -138,6 +136,11 @@ pub fn run(args: AllArgs) -> Result<()> {
          RUST_LOG=warn (stderr to a file), flytekit logs at its own default level."
             .to_owned(),
     );
+    report.notes.push(
+        "Why the missed targets are missed, with profiles and the commands that took them: \
+         [docs/performance.md](docs/performance.md)."
+            .to_owned(),
+    );
     report.machine.loadavg_after = crate::report::loadavg();
     let markdown = report.render();
     std::fs::write(&args.out, &markdown)
@@ -199,7 +202,7 @@ fn load_target(
                 }
                 .to_owned(),
                 concurrency: c,
-                connections: args.load.connections.unwrap_or(c),
+                connections: args.load.connections,
                 warmup: args.load.warmup,
                 duration: args.load.duration,
             };
@@ -289,7 +292,7 @@ pub fn memory_with_plugins(
         rpc: Rpc::Create,
         task_type: plugins::task_type(0),
         concurrency: 16,
-        connections: load_settings.connections.unwrap_or(16),
+        connections: load_settings.connections,
         warmup: load_settings.warmup,
         duration: load_settings.duration,
     };

@@ -102,10 +102,13 @@ struct LoadSettings {
     /// Unmeasured warm-up before each point.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     warmup: Duration,
-    /// HTTP/2 connections per point, shared round-robin by the workers
-    /// [default: one per worker].
-    #[arg(long)]
-    connections: Option<usize>,
+    /// HTTP/2 connections per point; the workers' calls are multiplexed
+    /// over them round-robin. Propeller multiplexes every call to an agent
+    /// endpoint over one gRPC connection; the default of 2 lets a server on
+    /// 2 cores use both (one connection is served by one task). Pass the
+    /// concurrency for one connection per worker.
+    #[arg(long, default_value_t = 2)]
+    connections: usize,
 }
 
 #[derive(Args, Debug)]
@@ -299,7 +302,7 @@ fn cmd_load(args: LoadArgs) -> Result<()> {
         rpc: args.rpc,
         task_type,
         concurrency: args.concurrency,
-        connections: args.load.connections.unwrap_or(args.concurrency),
+        connections: args.load.connections,
         warmup: args.load.warmup,
         duration: args.load.duration,
     };
