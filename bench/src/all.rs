@@ -10,9 +10,9 @@ use tokio::runtime::Runtime;
 
 use crate::load::{self, LoadSpec, Rpc};
 use crate::memory::{self, RssSampler};
-use crate::report::{LanguageRow, LoadRow, Machine, MemoryRow, Report, StartupRow};
+use crate::report::{LanguageRow, LoadRow, Machine, MemoryRow, Report, SplitRow, StartupRow};
 use crate::targets::{self, Cache, LANGUAGES, Paths, Target};
-use crate::{AllArgs, LoadSettings, Scratch, check_concurrency, plugins, startup};
+use crate::{AllArgs, LoadSettings, Scratch, call_split, check_concurrency, plugins, startup};
 
 /// How long a server sits idle before its RSS is read.
 const SETTLE: Duration = Duration::from_secs(1);
@@ -208,9 +208,23 @@ fn load_target(
             };
             let sample = rpc == Rpc::Create && c == 16;
             let sampler = sample.then(|| RssSampler::start(server.pid()));
+            // Hangar's own split of a call, at concurrency 1 (no queueing).
+            let split_from = (c == 1 && matches!(target, Target::Hangar(_)))
+                .then(|| call_split::scrape_or_note(server.metrics.as_deref()))
+                .flatten();
             let outcome = runtime
                 .block_on(load::run(&spec))
                 .map_err(|e| format!("{e:#}"));
+            if let Some(before) = split_from
+                && let Some(after) = call_split::scrape_or_note(server.metrics.as_deref())
+                && let Some(split) = after.since(&before)
+            {
+                report.splits.push(SplitRow {
+                    target: name.clone(),
+                    rpc,
+                    split,
+                });
+            }
             if let Some(peak) = sampler.and_then(RssSampler::finish) {
                 under_load = Ok(peak);
             }

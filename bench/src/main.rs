@@ -4,6 +4,7 @@
 //! generator, and writes `BENCHMARKS.md`. See `hangar-bench --help`.
 
 mod all;
+mod call_split;
 mod floor;
 mod histogram;
 mod load;
@@ -306,12 +307,26 @@ fn cmd_load(args: LoadArgs) -> Result<()> {
         warmup: args.load.warmup,
         duration: args.load.duration,
     };
+    let metrics = server.as_ref().and_then(|s| s.metrics.clone());
+    let split_from = call_split::scrape_or_note(metrics.as_deref());
     let sampler = server.as_ref().map(|s| memory::RssSampler::start(s.pid()));
     let result = runtime.block_on(load::run(&spec))?;
     let peak = sampler.and_then(memory::RssSampler::finish);
     print_result(&format!("{} c={}", spec.rpc, spec.concurrency), &result);
     if let Some(peak) = peak {
         println!("server RSS peak under load: {}", report::bytes(peak));
+    }
+    if let Some(before) = split_from
+        && let Some(after) = call_split::scrape_or_note(metrics.as_deref())
+        && let Some(split) = after.since(&before)
+    {
+        println!(
+            "hangar's split of a call (means): server {}, host {} (instantiate {}), guest {}",
+            report::micros(split.request * 1e6),
+            report::micros(split.host() * 1e6),
+            report::micros(split.instantiate * 1e6),
+            report::micros(split.guest * 1e6),
+        );
     }
     drop(server);
     Ok(())

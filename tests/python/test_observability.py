@@ -124,6 +124,16 @@ def test_metrics_count_calls_errors_instances_and_denials(start_server):
     assert value(found, "hangar_instance_memory_bytes", plugin="echo") == 0
     assert value(found, "hangar_instance_memory_peak_bytes_count", plugin="echo") == 4
     assert value(found, "hangar_instance_memory_peak_bytes_sum", plugin="echo") >= 4 * 65536
+    # Each of those instances was timed being created and being called.
+    assert value(found, "hangar_instantiate_duration_seconds_count", plugin="echo") == 4, text
+    assert value(found, "hangar_guest_call_duration_seconds_count", plugin="echo") == 4, text
+    guest = value(found, "hangar_guest_call_duration_seconds_sum", plugin="echo")
+    assert 0 < guest, text
+    request_sum = sum(
+        value(found, "hangar_request_duration_seconds_sum", service=agent, method=m, task_type="echo", plugin="echo")
+        for m in ("CreateTask", "GetTask")
+    )
+    assert request_sum > 0, text
 
     # The denied request, by plugin and reason class.
     denials = "hangar_capability_denials_total"

@@ -19,7 +19,7 @@ pub mod server;
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, LazyLock, Mutex, OnceLock, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::Counter;
@@ -174,6 +174,8 @@ pub struct Metrics {
     instances_created: Family<PluginLabels, Counter>,
     memory_bytes: Family<PluginLabels, Gauge>,
     memory_peak: HistogramFamily<PluginLabels>,
+    instantiate_duration: HistogramFamily<PluginLabels>,
+    guest_duration: HistogramFamily<PluginLabels>,
     denials: Family<DenialLabels, Counter>,
     load_failures: Counter,
     /// Task types and plugin names seen, so labels are `Arc` clones.
@@ -287,6 +289,21 @@ impl Metrics {
             "Largest linear memory of each instance during its call, in bytes",
             memory_peak.clone(),
         );
+        let instantiate_duration: HistogramFamily<PluginLabels> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "hangar_instantiate_duration_seconds",
+            "Time to create the fresh instance each call runs in",
+            instantiate_duration.clone(),
+        );
+        let guest_duration: HistogramFamily<PluginLabels> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "hangar_guest_call_duration_seconds",
+            "Time inside the plugin's exported function per call: its own code, the host \
+             functions it calls and the page faults it takes",
+            guest_duration.clone(),
+        );
         let denials = Family::<DenialLabels, Counter>::default();
         registry.register(
             "hangar_capability_denials",
@@ -312,6 +329,8 @@ impl Metrics {
             instances_created,
             memory_bytes,
             memory_peak,
+            instantiate_duration,
+            guest_duration,
             denials,
             load_failures,
             interned: RwLock::new(HashSet::new()),
@@ -378,6 +397,8 @@ impl Metrics {
             instances_created: self.instances_created.get_or_create_owned(&labels),
             memory_bytes: self.memory_bytes.get_or_create_owned(&labels),
             memory_peak: self.memory_peak.get_or_create_owned(&labels),
+            instantiate_duration: self.instantiate_duration.get_or_create_owned(&labels),
+            guest_duration: self.guest_duration.get_or_create_owned(&labels),
             plugin: labels.plugin,
         }
     }
@@ -436,6 +457,8 @@ pub struct PluginMetrics {
     instances_created: Counter,
     memory_bytes: Gauge,
     memory_peak: Histogram,
+    instantiate_duration: Histogram,
+    guest_duration: Histogram,
 }
 
 impl std::fmt::Debug for PluginMetrics {
@@ -468,6 +491,18 @@ impl PluginMetrics {
                 reason,
             })
             .inc();
+    }
+
+    /// A fresh instance took `took` to create.
+    pub fn instantiated(&self, took: Duration) {
+        self.instantiate_duration.observe(took.as_secs_f64());
+    }
+
+    /// One call spent `took` inside the guest's exported function. With
+    /// the request duration this splits a call into the guest's share and
+    /// Hangar's (the benchmark's host overhead).
+    pub fn guest_called(&self, took: Duration) {
+        self.guest_duration.observe(took.as_secs_f64());
     }
 
     /// Counts an instance alive until the tracker is dropped, and the

@@ -221,8 +221,8 @@ impl Plugin {
             .timed(async {
                 let (mut store, guest) =
                     plugin.prepare(context, |s, i| identity.load(s, i)).await?;
-                guest
-                    .call_describe(&mut store)
+                plugin
+                    .in_guest(guest.call_describe(&mut store))
                     .await
                     .map_err(|e| plugin.classify(e, &store))
             })
@@ -266,8 +266,7 @@ impl Plugin {
         let answer = self
             .timed(async {
                 let (mut store, guest) = self.prepare(context, |s, i| handler.load(s, i)).await?;
-                guest
-                    .call_create(&mut store, task)
+                self.in_guest(guest.call_create(&mut store, task))
                     .await
                     .map_err(|e| self.classify(e, &store))
             })
@@ -286,8 +285,7 @@ impl Plugin {
         let answer = self
             .timed(async {
                 let (mut store, guest) = self.prepare(context, |s, i| handler.load(s, i)).await?;
-                guest
-                    .call_get(&mut store, handle)
+                self.in_guest(guest.call_get(&mut store, handle))
                     .await
                     .map_err(|e| self.classify(e, &store))
             })
@@ -306,8 +304,7 @@ impl Plugin {
         let answer = self
             .timed(async {
                 let (mut store, guest) = self.prepare(context, |s, i| handler.load(s, i)).await?;
-                guest
-                    .call_delete(&mut store, handle)
+                self.in_guest(guest.call_delete(&mut store, handle))
                     .await
                     .map_err(|e| self.classify(e, &store))
             })
@@ -330,8 +327,7 @@ impl Plugin {
         let answer = self
             .timed(async {
                 let (mut store, guest) = self.prepare(context, |s, i| indices.load(s, i)).await?;
-                guest
-                    .call_get_metrics(&mut store, handle, query)
+                self.in_guest(guest.call_get_metrics(&mut store, handle, query))
                     .await
                     .map_err(|e| self.classify(e, &store))
             })
@@ -354,8 +350,7 @@ impl Plugin {
         let answer = self
             .timed(async {
                 let (mut store, guest) = self.prepare(context, |s, i| indices.load(s, i)).await?;
-                guest
-                    .call_get_logs(&mut store, handle, lines, token)
+                self.in_guest(guest.call_get_logs(&mut store, handle, lines, token))
                     .await
                     .map_err(|e| self.classify(e, &store))
             })
@@ -381,7 +376,7 @@ impl Plugin {
                         i.get_typed_func::<(&types::Task,), DoFunc>(s, &handler.do_export)
                     })
                     .await?;
-                func.call_async(&mut store, (task,))
+                self.in_guest(func.call_async(&mut store, (task,)))
                     .await
                     .map_err(|e| self.classify(e, &store))
             })
@@ -437,6 +432,18 @@ impl Plugin {
                     limit: self.limits.call_timeout,
                 })
             })
+    }
+
+    /// Runs one call into the guest's export and records how long it took
+    /// (`hangar_guest_call_duration_seconds`).
+    async fn in_guest<T>(
+        &self,
+        call: impl Future<Output = wasmtime::Result<T>>,
+    ) -> wasmtime::Result<T> {
+        let started = Instant::now();
+        let result = call.await;
+        self.capabilities.metrics.guest_called(started.elapsed());
+        result
     }
 
     /// Checks the size of what a call returned.
@@ -517,11 +524,13 @@ impl Plugin {
             let fuel = self.limits.fuel.unwrap_or(u64::MAX);
             store.set_fuel(fuel).map_err(|e| self.classify(e, &store))?;
         }
+        let started = Instant::now();
         let instance = self
             .pre
             .instantiate_async(&mut store)
             .await
             .map_err(|e| self.classify(e, &store))?;
+        self.capabilities.metrics.instantiated(started.elapsed());
         Ok((store, instance))
     }
 
