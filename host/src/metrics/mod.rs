@@ -26,7 +26,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 use tracing::Instrument;
 
 use crate::tasks::TaskError;
@@ -209,6 +209,12 @@ impl prometheus_client::collector::Collector for PluginCountCollector {
     }
 }
 
+/// Registers `metric` under `name` and hands it back for recording.
+fn registered<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 
 /// The process-wide metrics.
@@ -224,97 +230,91 @@ pub fn set_plugin_count(count: impl Fn() -> usize + Send + Sync + 'static) {
 impl Metrics {
     fn new() -> Metrics {
         let mut registry = Registry::default();
-        let success = Family::<OperationLabels, Counter>::default();
-        registry.register(
-            // Exposed as flyte_connector_requests_success_total.
+        // Exposed as flyte_connector_requests_success_total.
+        let success = registered(
+            &mut registry,
             "flyte_connector_requests_success",
             "Requests answered (as flytekit: a task that failed is a successful request)",
-            success.clone(),
+            Family::<OperationLabels, Counter>::default(),
         );
-        let failure = Family::<FailureLabels, Counter>::default();
-        registry.register(
+        let failure = registered(
+            &mut registry,
             "flyte_connector_requests_failure",
             "Requests that could not be served (a gRPC error); error_code is its HTTP equivalent",
-            failure.clone(),
+            Family::<FailureLabels, Counter>::default(),
         );
-        let latency: HistogramFamily<OperationLabels> =
-            Family::new_with_constructor(latency_histogram);
-        registry.register(
+        let latency: HistogramFamily<OperationLabels> = registered(
+            &mut registry,
             "flyte_connector_request_latency_seconds",
             "Time spent serving a request (a histogram; flytekit's is a summary)",
-            latency.clone(),
+            Family::new_with_constructor(latency_histogram),
         );
-        let input_bytes: HistogramFamily<TaskTypeLabels> =
-            Family::new_with_constructor(size_histogram);
-        registry.register(
+        let input_bytes: HistogramFamily<TaskTypeLabels> = registered(
+            &mut registry,
             "flyte_connector_input_literal_bytes",
             "Size of the inputs (LiteralMap) of create and do requests",
-            input_bytes.clone(),
+            Family::new_with_constructor(size_histogram),
         );
-        let rpc_calls = Family::<RpcCodeLabels, Counter>::default();
-        registry.register(
+        let rpc_calls = registered(
+            &mut registry,
             "hangar_requests",
             "Task requests by gRPC service, method, task type, plugin and gRPC status code",
-            rpc_calls.clone(),
+            Family::<RpcCodeLabels, Counter>::default(),
         );
-        let rpc_duration: HistogramFamily<RpcLabels> =
-            Family::new_with_constructor(latency_histogram);
-        registry.register(
+        let rpc_duration: HistogramFamily<RpcLabels> = registered(
+            &mut registry,
             "hangar_request_duration_seconds",
             "Time spent serving a task request, by gRPC service, method, task type and plugin",
-            rpc_duration.clone(),
+            Family::new_with_constructor(latency_histogram),
         );
-        let instances_alive = Family::<PluginLabels, Gauge>::default();
-        registry.register(
+        let instances_alive = registered(
+            &mut registry,
             "hangar_instances_alive",
             "Component instances of the plugin running now",
-            instances_alive.clone(),
+            Family::<PluginLabels, Gauge>::default(),
         );
-        let instances_created = Family::<PluginLabels, Counter>::default();
-        registry.register(
+        let instances_created = registered(
+            &mut registry,
             "hangar_instances_created",
             "Component instances of the plugin created (one per call, plus one at load)",
-            instances_created.clone(),
+            Family::<PluginLabels, Counter>::default(),
         );
-        let memory_bytes = Family::<PluginLabels, Gauge>::default();
-        registry.register(
+        let memory_bytes = registered(
+            &mut registry,
             "hangar_instance_memory_bytes",
             "Linear memory held now by the plugin's running instances, in bytes",
-            memory_bytes.clone(),
+            Family::<PluginLabels, Gauge>::default(),
         );
-        let memory_peak: HistogramFamily<PluginLabels> =
-            Family::new_with_constructor(memory_histogram);
-        registry.register(
+        let memory_peak: HistogramFamily<PluginLabels> = registered(
+            &mut registry,
             "hangar_instance_memory_peak_bytes",
             "Largest linear memory of each instance during its call, in bytes",
-            memory_peak.clone(),
+            Family::new_with_constructor(memory_histogram),
         );
-        let instantiate_duration: HistogramFamily<PluginLabels> =
-            Family::new_with_constructor(latency_histogram);
-        registry.register(
+        let instantiate_duration: HistogramFamily<PluginLabels> = registered(
+            &mut registry,
             "hangar_instantiate_duration_seconds",
             "Time to create the fresh instance each call runs in",
-            instantiate_duration.clone(),
+            Family::new_with_constructor(latency_histogram),
         );
-        let guest_duration: HistogramFamily<PluginLabels> =
-            Family::new_with_constructor(latency_histogram);
-        registry.register(
+        let guest_duration: HistogramFamily<PluginLabels> = registered(
+            &mut registry,
             "hangar_guest_call_duration_seconds",
             "Time inside the plugin's exported function per call: its own code, the host \
              functions it calls and the page faults it takes",
-            guest_duration.clone(),
+            Family::new_with_constructor(latency_histogram),
         );
-        let denials = Family::<DenialLabels, Counter>::default();
-        registry.register(
+        let denials = registered(
+            &mut registry,
             "hangar_capability_denials",
             "Capability uses refused: outbound HTTP requests and secret reads, by reason class",
-            denials.clone(),
+            Family::<DenialLabels, Counter>::default(),
         );
-        let load_failures = Counter::default();
-        registry.register(
+        let load_failures = registered(
+            &mut registry,
             "hangar_plugin_load_failures",
             "Plugin files that could not be loaded (at start-up or on a live reload)",
-            load_failures.clone(),
+            Counter::default(),
         );
         registry.register_collector(Box::new(PluginCountCollector));
         Metrics {
