@@ -537,6 +537,8 @@ impl Plugin {
     /// Turns a wasmtime error into the reason a caller can act on.
     fn classify(&self, error: wasmtime::Error, store: &Store<InstanceState>) -> CallError {
         let plugin = self.display_name();
+        // The whole error, with the guest's backtrace, for whoever debugs.
+        tracing::debug!(plugin = %plugin, "call failed: {error:?}");
         if error
             .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
             .is_some()
