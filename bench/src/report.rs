@@ -18,6 +18,11 @@ pub struct Machine {
     pub cpu: String,
     pub cores: usize,
     pub mem_total: String,
+    /// Linux release and swap: both decide how Hangar resets instance
+    /// slots (in place needs Linux 6.7+ and no swap), which moves its
+    /// numbers by about 2x.
+    pub kernel: String,
+    pub swap: String,
     pub date: String,
     pub commit: String,
     pub command: String,
@@ -37,19 +42,21 @@ impl Machine {
             .and_then(|l| l.split_once(':'))
             .map_or_else(|| "unknown".to_owned(), |(_, v)| v.trim().to_owned());
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-        let mem_total = meminfo
-            .lines()
-            .find(|l| l.starts_with("MemTotal:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kib| kib.parse::<u64>().ok())
-            .map_or_else(
-                || "unknown".to_owned(),
-                |kib| format!("{:.1} GiB", kib as f64 / 1048576.0),
-            );
+        let mem_total =
+            meminfo_kib(&meminfo, "MemTotal:").map_or_else(|| "unknown".to_owned(), gib);
+        let swap = match meminfo_kib(&meminfo, "SwapTotal:") {
+            None => "unknown".to_owned(),
+            Some(0) => "none".to_owned(),
+            Some(kib) => gib(kib),
+        };
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map_or_else(|_| "unknown".to_owned(), |r| r.trim().to_owned());
         Machine {
             cpu,
             cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
             mem_total,
+            kernel,
+            swap,
             date: run_text("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
             commit: run_text("git", &["rev-parse", "--short", "HEAD"]),
             command,
@@ -58,6 +65,19 @@ impl Machine {
             settings,
         }
     }
+}
+
+/// A `/proc/meminfo` value in KiB (`key` with its colon, e.g. `MemTotal:`).
+fn meminfo_kib(meminfo: &str, key: &str) -> Option<u64> {
+    meminfo
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kib| kib.parse::<u64>().ok())
+}
+
+fn gib(kib: u64) -> String {
+    format!("{:.1} GiB", kib as f64 / 1048576.0)
 }
 
 /// The 1, 5 and 15 minute load averages.
@@ -233,8 +253,8 @@ impl Report {
         );
         let _ = writeln!(
             md,
-            "- Machine: {}, {} cores, {} RAM",
-            m.cpu, m.cores, m.mem_total
+            "- Machine: {}, {} cores, {} RAM, Linux {}, swap: {}",
+            m.cpu, m.cores, m.mem_total, m.kernel, m.swap
         );
         let _ = writeln!(md, "- Date: {}; commit {}", m.date, m.commit);
         let _ = writeln!(
@@ -614,6 +634,21 @@ impl Report {
 mod tests {
     use super::*;
     use crate::histogram::Histogram;
+
+    #[test]
+    fn reads_meminfo_values() {
+        let meminfo = "MemTotal:       24684132 kB\nSwapCached:            0 kB\nSwapTotal:             0 kB\n";
+        let cases = [
+            ("MemTotal:", Some(24684132)),
+            ("SwapTotal:", Some(0)),
+            ("SwapFree:", None),
+        ];
+        for (key, expected) in cases {
+            assert_eq!(meminfo_kib(meminfo, key), expected, "{key}");
+        }
+        assert_eq!(meminfo_kib("SwapTotal: lots kB\n", "SwapTotal:"), None);
+        assert_eq!(gib(24684132), "23.5 GiB");
+    }
 
     fn result(latency_us: u64, n: u64, secs: u64) -> LoadResult {
         let mut latency = Histogram::default();
