@@ -227,6 +227,13 @@ def outputs(resource: agent_pb2.Resource) -> dict:
     return values
 
 
+def closed_port() -> int:
+    """A loopback port nothing listens on (connections to it are refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def assert_http_error(resource: agent_pb2.Resource, code: str) -> str:
     """The task failed in the guest with the wasi:http error `code`."""
     assert resource.phase == Phase.FAILED, resource
@@ -328,6 +335,24 @@ def test_a_method_not_in_the_rule_is_denied(egress_host, destinations):
     allowed, denied = host.audit(2)
     assert allowed["allowed"] is True, allowed
     assert denied["allowed"] is False and "method POST" in denied["decided_by"], denied
+
+
+def test_a_refused_request_reports_why_even_while_its_body_is_being_written(egress_host, destinations):
+    """The guest writes the body after `handle` returns (4 KiB at a time), so
+    it is still writing 512 KiB when the host refuses the request. It must
+    still see the refusal, not a closed body stream, and nothing may reach
+    the destination."""
+    dest = destinations()
+    host = egress_host(allow(f"http://127.0.0.1:{dest.port}/", ["GET"]))
+    big = "x" * (512 * 1024)
+    for _ in range(3):
+        message = assert_http_error(host.fetch(dest.url("/upload"), method="POST", body=big), "HttpRequestDenied")
+        assert "writing the request body" not in message, message
+    refused_port = closed_port()
+    host = egress_host(allow(f"http://127.0.0.1:{refused_port}/", ["POST"]))
+    assert_http_error(host.fetch(f"http://127.0.0.1:{refused_port}/upload", method="POST", body=big),
+                      "ConnectionRefused")
+    assert dest.seen == []
 
 
 def test_a_path_outside_the_prefix_is_denied(egress_host, destinations):

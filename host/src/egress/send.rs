@@ -76,6 +76,39 @@ pub async fn send(
     }
 }
 
+/// A request body not handed to a connection yet.
+///
+/// The guest writes the body through its own stream, often after
+/// `outgoing-handler.handle` has returned, so it may still be writing when
+/// the request is refused (policy, DNS, connect). Dropping the body then
+/// would fail the guest's next write with `closed`, and the guest would
+/// report that instead of the reason waiting in its response future (such
+/// as `HttpRequestDenied`): which one it saw depended on scheduling. So a
+/// body that was never sent is read to its end and thrown away in the
+/// background; nothing of it leaves the host.
+struct UnsentBody(Option<WasiBody>);
+
+impl UnsentBody {
+    /// The body, for the request that is about to be sent.
+    fn into_sent(mut self) -> WasiBody {
+        self.0
+            .take()
+            .expect("an UnsentBody holds its body until into_sent takes it")
+    }
+}
+
+impl Drop for UnsentBody {
+    fn drop(&mut self) {
+        if let Some(mut body) = self.0.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            // Ends when the guest finishes or drops its body (at the latest
+            // when its instance is dropped after the call).
+            runtime.spawn(async move { while let Some(Ok(_)) = body.frame().await {} });
+        }
+    }
+}
+
 /// A response head, before its body is wrapped.
 struct Exchange {
     response: Response<hyper::body::Incoming>,
@@ -147,6 +180,7 @@ async fn exchange(
     let options = options.unwrap_or_default();
     let deadline = started + limits.total_timeout;
     let (mut parts, body) = request.into_parts();
+    let body = UnsentBody(Some(body));
     let scheme = parts.uri.scheme_str().unwrap_or_default().to_string();
     let authority = parts
         .uri
@@ -329,7 +363,7 @@ async fn exchange(
             }
             frame
         });
-    let request = Request::from_parts(parts, body.map_frame(count));
+    let request = Request::from_parts(parts, body.into_sent().map_frame(count));
 
     // Send, driving the connection until the response head arrives.
     let first_byte = shortest(limits.first_byte_timeout, options.first_byte_timeout);
