@@ -28,7 +28,7 @@ test: build venv lint test-rust test-python ## Everything CI runs
 
 lint: ## rustfmt and clippy, warnings are errors
 	cargo fmt --all -- --check
-	cargo clippy --release -p hangar -p hangar-bench --all-targets -- -D warnings
+	cargo clippy --release -p hangar -p hangar-proto -p hangar-bench --all-targets -- -D warnings
 
 test-rust: ## Unit tests of the host and the benchmark harness
 	cargo test --release -p hangar -p hangar-bench
