@@ -88,11 +88,18 @@ const KEEP_RESIDENT_TABLE_BYTES: usize = 1024 * 1024;
 /// host says about swap.
 fn keep_slots_resident(pooling: &mut PoolingAllocationConfig) {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok();
-    let swap_max = std::fs::read_to_string("/sys/fs/cgroup/memory.swap.max").ok();
+    let read = |path: &str| std::fs::read_to_string(path).ok();
+    let swap_max = read("/sys/fs/cgroup/memory.swap.max");
+    let v1_memory = read("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+    let v1_memory_and_swap = read("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes");
     let decision = slot_reset(
         PoolingAllocationConfig::is_pagemap_scan_available(),
         meminfo.as_deref(),
-        swap_max.as_deref(),
+        CgroupSwap {
+            v2_swap_max: swap_max.as_deref(),
+            v1_memory_limit: v1_memory.as_deref(),
+            v1_memory_and_swap_limit: v1_memory_and_swap.as_deref(),
+        },
     );
     match decision {
         SlotReset::InPlace => {
@@ -151,15 +158,51 @@ impl std::fmt::Display for GiveBackReason {
             GiveBackReason::Swap { total_kib } => write!(
                 f,
                 "the host has {total_kib} KiB of swap and nothing says Hangar may not use it \
-                 (/sys/fs/cgroup/memory.swap.max is not 0, or absent): wasmtime 48's in-place reset skips pages that \
-                 are swapped out, so one call's page could reach the next call; turn swap \
-                 off for Hangar (memory.swap.max = 0, or no swap on the node) to get the \
-                 fast reset back"
+                 (/sys/fs/cgroup/memory.swap.max is not 0, or absent; or, on cgroup v1, \
+                 memory.memsw.limit_in_bytes is above memory.limit_in_bytes): wasmtime 48's \
+                 in-place reset skips pages that are swapped out, so one call's page could \
+                 reach the next call; turn swap off for Hangar (memory.swap.max = 0, or no \
+                 swap on the node) to get the fast reset back"
             ),
             GiveBackReason::SwapUnknown => write!(
                 f,
                 "/proc/meminfo does not say whether the host has swap (no SwapTotal line)"
             ),
+        }
+    }
+}
+
+/// What this process's cgroup says about swap, as read from its files
+/// (`None` when a file is absent or unreadable).
+#[derive(Clone, Copy, Default)]
+struct CgroupSwap<'a> {
+    /// cgroup v2 `memory.swap.max`: `0` means no swap for this cgroup.
+    v2_swap_max: Option<&'a str>,
+    /// cgroup v1 `memory.limit_in_bytes`.
+    v1_memory_limit: Option<&'a str>,
+    /// cgroup v1 `memory.memsw.limit_in_bytes` (memory plus swap): equal to
+    /// the memory limit means not one byte may be swapped.
+    v1_memory_and_swap_limit: Option<&'a str>,
+}
+
+impl CgroupSwap<'_> {
+    /// True only when the cgroup's own limits forbid any swap.
+    fn forbids_swap(&self) -> bool {
+        if self.v2_swap_max.map(str::trim) == Some("0") {
+            return true;
+        }
+        // cgroup v1 prints "no limit" as a huge number (PAGE_COUNTER_MAX
+        // pages, about 2^63 bytes); two such values being equal says nothing.
+        const V1_UNLIMITED: u64 = 1 << 62;
+        let bytes = |text: Option<&str>| text?.trim().parse::<u64>().ok();
+        match (
+            bytes(self.v1_memory_limit),
+            bytes(self.v1_memory_and_swap_limit),
+        ) {
+            (Some(memory), Some(memory_and_swap)) => {
+                memory < V1_UNLIMITED && memory_and_swap <= memory
+            }
+            _ => false,
         }
     }
 }
@@ -172,17 +215,14 @@ impl std::fmt::Display for GiveBackReason {
 /// not reset, and comes back with the old call's bytes when the next
 /// instance in the slot touches it. So in-place reset is used only when
 /// nothing of this process can be swapped: the host has no swap
-/// (`SwapTotal: 0 kB`), or this cgroup may not use it
-/// (`memory.swap.max` is `0`). Anything unreadable counts as "may swap".
-fn slot_reset(
-    pagemap_scan: bool,
-    meminfo: Option<&str>,
-    cgroup_swap_max: Option<&str>,
-) -> SlotReset {
+/// (`SwapTotal: 0 kB`), or this cgroup may not use it (v2 `memory.swap.max`
+/// is `0`; v1 `memory.memsw.limit_in_bytes` equals a real
+/// `memory.limit_in_bytes`). Anything unreadable counts as "may swap".
+fn slot_reset(pagemap_scan: bool, meminfo: Option<&str>, cgroup: CgroupSwap<'_>) -> SlotReset {
     if !pagemap_scan {
         return SlotReset::GiveBack(GiveBackReason::NoPagemapScan);
     }
-    if cgroup_swap_max.map(str::trim) == Some("0") {
+    if cgroup.forbids_swap() {
         return SlotReset::InPlace;
     }
     let swap_total = meminfo.and_then(|text| {
@@ -229,65 +269,89 @@ impl Drop for EpochTicker {
 
 #[cfg(test)]
 mod tests {
-    use super::{GiveBackReason, SlotReset, slot_reset};
+    use super::{CgroupSwap, GiveBackReason, SlotReset, slot_reset};
 
     const NO_SWAP: &str = "MemTotal:       24684132 kB\nSwapCached:            0 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\n";
     const SWAP: &str =
         "MemTotal:       24684132 kB\nSwapTotal:       2097148 kB\nSwapFree:        2097148 kB\n";
 
+    /// Only cgroup v2's `memory.swap.max` readable.
+    fn v2(swap_max: Option<&str>) -> CgroupSwap<'_> {
+        CgroupSwap {
+            v2_swap_max: swap_max,
+            ..CgroupSwap::default()
+        }
+    }
+
+    /// Only cgroup v1's memory and memory+swap limits readable.
+    fn v1<'a>(memory: Option<&'a str>, memory_and_swap: Option<&'a str>) -> CgroupSwap<'a> {
+        CgroupSwap {
+            v1_memory_limit: memory,
+            v1_memory_and_swap_limit: memory_and_swap,
+            ..CgroupSwap::default()
+        }
+    }
+
     #[test]
     fn resets_in_place_only_when_nothing_can_be_swapped() {
-        let swap = SlotReset::GiveBack(GiveBackReason::Swap { total_kib: 2097148 });
-        let unknown = SlotReset::GiveBack(GiveBackReason::SwapUnknown);
-        let no_scan = SlotReset::GiveBack(GiveBackReason::NoPagemapScan);
+        let swap = || SlotReset::GiveBack(GiveBackReason::Swap { total_kib: 2097148 });
+        let unknown = || SlotReset::GiveBack(GiveBackReason::SwapUnknown);
+        const V1_NO_LIMIT: &str = "9223372036854771712\n";
         let cases = [
-            // (PAGEMAP_SCAN, /proc/meminfo, cgroup memory.swap.max) -> decision
-            (true, Some(NO_SWAP), None, SlotReset::InPlace),
-            (true, Some(NO_SWAP), Some("max\n"), SlotReset::InPlace),
-            (true, Some(SWAP), None, swap),
-            (
-                true,
-                Some(SWAP),
-                Some("max\n"),
-                SlotReset::GiveBack(GiveBackReason::Swap { total_kib: 2097148 }),
-            ),
-            (
-                true,
-                Some(SWAP),
-                Some("1073741824\n"),
-                SlotReset::GiveBack(GiveBackReason::Swap { total_kib: 2097148 }),
-            ),
+            // (PAGEMAP_SCAN, /proc/meminfo, cgroup files) -> decision
+            (true, Some(NO_SWAP), v2(None), SlotReset::InPlace),
+            (true, Some(NO_SWAP), v2(Some("max\n")), SlotReset::InPlace),
+            (true, Some(SWAP), v2(None), swap()),
+            (true, Some(SWAP), v2(Some("max\n")), swap()),
+            (true, Some(SWAP), v2(Some("1073741824\n")), swap()),
             // The cgroup may not swap: the host's swap does not matter.
-            (true, Some(SWAP), Some("0\n"), SlotReset::InPlace),
-            (true, None, Some("0"), SlotReset::InPlace),
+            (true, Some(SWAP), v2(Some("0\n")), SlotReset::InPlace),
+            (true, None, v2(Some("0")), SlotReset::InPlace),
+            // cgroup v1: memory+swap no higher than memory forbids swap...
+            (
+                true,
+                Some(SWAP),
+                v1(Some("1073741824\n"), Some("1073741824\n")),
+                SlotReset::InPlace,
+            ),
+            // ...but not when both are "no limit", or swap has room.
+            (
+                true,
+                Some(SWAP),
+                v1(Some(V1_NO_LIMIT), Some(V1_NO_LIMIT)),
+                swap(),
+            ),
+            (
+                true,
+                Some(SWAP),
+                v1(Some("1073741824\n"), Some("2147483648\n")),
+                swap(),
+            ),
+            (true, Some(SWAP), v1(Some("1073741824\n"), None), swap()),
+            (true, Some(SWAP), v1(Some("lots"), Some("lots")), swap()),
             // Unreadable or unexpected counts as "may swap".
-            (true, None, None, unknown),
-            (
-                true,
-                Some("MemTotal: 1 kB\n"),
-                None,
-                SlotReset::GiveBack(GiveBackReason::SwapUnknown),
-            ),
-            (
-                true,
-                Some("SwapTotal: lots\n"),
-                None,
-                SlotReset::GiveBack(GiveBackReason::SwapUnknown),
-            ),
-            (
-                true,
-                Some("SwapTotal: 12 MB\n"),
-                None,
-                SlotReset::GiveBack(GiveBackReason::SwapUnknown),
-            ),
+            (true, None, v2(None), unknown()),
+            (true, Some("MemTotal: 1 kB\n"), v2(None), unknown()),
+            (true, Some("SwapTotal: lots\n"), v2(None), unknown()),
+            (true, Some("SwapTotal: 12 MB\n"), v2(None), unknown()),
             // Without the ioctl there is nothing to decide.
-            (false, Some(NO_SWAP), Some("0"), no_scan),
+            (
+                false,
+                Some(NO_SWAP),
+                v2(Some("0")),
+                SlotReset::GiveBack(GiveBackReason::NoPagemapScan),
+            ),
         ];
-        for (scan, meminfo, swap_max, expected) in cases {
+        for (scan, meminfo, cgroup, expected) in cases {
+            let (v2_swap_max, v1_memory, v1_memory_and_swap) = (
+                cgroup.v2_swap_max,
+                cgroup.v1_memory_limit,
+                cgroup.v1_memory_and_swap_limit,
+            );
             assert_eq!(
-                slot_reset(scan, meminfo, swap_max),
+                slot_reset(scan, meminfo, cgroup),
                 expected,
-                "{scan} {meminfo:?} {swap_max:?}"
+                "{scan} {meminfo:?} {v2_swap_max:?} {v1_memory:?} {v1_memory_and_swap:?}"
             );
         }
     }
