@@ -7,7 +7,13 @@
 //! component that has a memory: it adds a second memory (the "dirty map", one
 //! byte per 4 KiB page of memory 0) and, before every store, `memory.fill`,
 //! `memory.copy` and `memory.init` into memory 0, marks the pages written.
-//! Nothing reads the map yet: this only measures the tracking's cost.
+//! Nothing reads the map: this only measures the tracking's cost.
+//!
+//! `dirty-tracking --journal IN.wasm OUT.wasm` goes further (see
+//! `journal.rs`): the component can be reset between calls, memory and
+//! globals, which measures what a reset costs.
+
+mod journal;
 
 use anyhow::{Context, Result, bail};
 use wasm_encoder::reencode::{self, Reencode, ReencodeComponent};
@@ -321,8 +327,21 @@ impl ReencodeComponent for Component {
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, input, output] = args.as_slice()
+        && flag == "--journal"
+    {
+        let bytes = std::fs::read(input).with_context(|| format!("reading {input}"))?;
+        let (out, modules, writes) = journal::rewrite(&bytes)?;
+        std::fs::write(output, &out)?;
+        eprintln!(
+            "{modules} modules journaled, {writes} writes instrumented, {} -> {} bytes",
+            bytes.len(),
+            out.len()
+        );
+        return Ok(());
+    }
     let [_, input, output] = args.as_slice() else {
-        bail!("usage: dirty-tracking IN.wasm OUT.wasm");
+        bail!("usage: dirty-tracking [--journal] IN.wasm OUT.wasm");
     };
     let bytes = std::fs::read(input).with_context(|| format!("reading {input}"))?;
     if wasmparser::Parser::is_core_wasm(&bytes) {
