@@ -19,9 +19,9 @@
 //! `tests/python/test_wire_compat.py` checks the wire format field for field
 //! against the Python flyteidl 1.16.8 package.
 
-/// Generated code: not all of it is used (e.g. the clients), and its lints are
-/// prost's and tonic's business.
-#[allow(
+// Nearly all of this crate is generated code: not all of it is used (e.g. the
+// clients), and its lints are prost's and tonic's business.
+#![allow(
     clippy::all,
     clippy::pedantic,
     clippy::nursery,
@@ -30,6 +30,8 @@
     unreachable_pub,
     rustdoc::all
 )]
+
+/// Package tree of flyteidl 1 (`proto/flyteidl/`).
 pub mod flyteidl {
     /// Package `flyteidl.core`: literals, types, task templates, identifiers.
     pub mod core {
@@ -49,15 +51,6 @@ pub mod flyteidl {
 /// the same port by `grpc::connector_v2`, which translates to the v1 types.
 /// `tests/python/test_wire_compat_v2.py` checks it against the PyPI
 /// `flyteidl2==2.0.53` package.
-#[allow(
-    clippy::all,
-    clippy::pedantic,
-    clippy::nursery,
-    dead_code,
-    missing_docs,
-    unreachable_pub,
-    rustdoc::all
-)]
 pub mod flyteidl2 {
     /// Package `flyteidl2.common`.
     pub mod common {

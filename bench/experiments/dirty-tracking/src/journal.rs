@@ -27,7 +27,9 @@ use wasm_encoder::{
     BlockType, ComponentExportKind, EntityType, ExportKind, Function, Instruction, MemArg,
     MemoryType, ValType,
 };
-use wasmparser::{Operator, Parser, Payload, TypeRef};
+use wasmparser::{Parser, Payload, TypeRef};
+
+use crate::writes::Scratch;
 
 /// log2 of the block size tracked and copied: 12 (4 KiB pages) unless
 /// `BLOCK_SHIFT` says otherwise (e.g. 10 for 1 KiB blocks).
@@ -75,9 +77,24 @@ fn byte(memory_index: u32) -> MemArg {
     }
 }
 
+/// Copies the block whose number is in local `block` from memory `src` to
+/// the same offset in memory `dst`.
+fn copy_block(f: &mut Function, block: u32, src: u32, dst: u32) {
+    for _ in 0..2 {
+        f.instruction(&Instruction::LocalGet(block));
+        f.instruction(&Instruction::I32Const(page_shift()));
+        f.instruction(&Instruction::I32Shl);
+    }
+    f.instruction(&Instruction::I32Const(1 << page_shift()));
+    f.instruction(&Instruction::MemoryCopy {
+        src_mem: src,
+        dst_mem: dst,
+    });
+}
+
 /// How a core module relates to the component's memory.
 #[derive(Clone, Debug, PartialEq)]
-enum Role {
+pub(crate) enum Role {
     /// Neither defines nor imports a memory: copied as is.
     None,
     /// Defines memory 0: also defines the map and journal, and the
@@ -89,12 +106,12 @@ enum Role {
 }
 
 #[derive(Clone, Debug)]
-struct Facts {
-    role: Role,
+pub(crate) struct Facts {
+    pub(crate) role: Role,
     types: u32,
     imported_funcs: u32,
     /// Parameter count of each defined function, in code order.
-    param_counts: Vec<u32>,
+    pub(crate) param_counts: Vec<u32>,
     imported_globals: u32,
     /// (index, type) of every defined mutable global.
     mutable_globals: Vec<(u32, ValType)>,
@@ -113,7 +130,7 @@ impl Facts {
     }
 }
 
-fn facts(bytes: &[u8]) -> Result<Facts> {
+pub(crate) fn facts(bytes: &[u8]) -> Result<Facts> {
     let mut type_params = Vec::new();
     let mut imported_funcs = 0;
     let mut param_counts = Vec::new();
@@ -259,16 +276,7 @@ impl Module {
         f.instruction(&I::Unreachable);
         f.instruction(&I::End);
         f.instruction(&I::End);
-        for _ in 0..2 {
-            f.instruction(&I::LocalGet(0));
-            f.instruction(&I::I32Const(page_shift()));
-            f.instruction(&I::I32Shl);
-        }
-        f.instruction(&I::I32Const(1 << page_shift()));
-        f.instruction(&I::MemoryCopy {
-            src_mem: 0,
-            dst_mem: JOURNAL,
-        });
+        copy_block(&mut f, 0, 0, JOURNAL);
         f.instruction(&I::LocalGet(0));
         f.instruction(&I::I32Const(1));
         f.instruction(&I::I32Store8(byte(MAP)));
@@ -377,16 +385,7 @@ impl Module {
         f.instruction(&I::LocalGet(2));
         f.instruction(&I::I32Load8U(byte(MAP)));
         f.instruction(&I::If(BlockType::Empty));
-        for _ in 0..2 {
-            f.instruction(&I::LocalGet(2));
-            f.instruction(&I::I32Const(page_shift()));
-            f.instruction(&I::I32Shl);
-        }
-        f.instruction(&I::I32Const(1 << page_shift()));
-        f.instruction(&I::MemoryCopy {
-            src_mem: JOURNAL,
-            dst_mem: 0,
-        });
+        copy_block(&mut f, 2, JOURNAL, 0);
         f.instruction(&I::End);
         f.instruction(&I::LocalGet(2));
         f.instruction(&I::I32Const(1));
@@ -561,104 +560,38 @@ impl Reencode for Module {
         use Instruction as I;
         let params = self.facts.param_counts[self.next_function];
         self.next_function += 1;
-        let mut locals = Vec::new();
-        let mut count = params;
-        for pair in func.get_locals_reader()? {
-            let (n, ty) = pair?;
-            count += n;
-            locals.push((n, self.val_type(ty)?));
-        }
-        // Scratch: a, b, c, page (i32), then i64, f32, f64 values.
-        let (a, b, c, page) = (count, count + 1, count + 2, count + 3);
-        let (v_i64, v_f32, v_f64) = (count + 4, count + 5, count + 6);
-        locals.push((4, ValType::I32));
-        locals.push((1, ValType::I64));
-        locals.push((1, ValType::F32));
-        locals.push((1, ValType::F64));
-        let mut f = Function::new(locals);
         let func_page = self.func_page();
         let func_range = self.func_range();
-        // Journals the page of `a + offset` unless the map says it is.
-        let guard = |f: &mut Function, offset: u64| {
-            f.instruction(&I::LocalGet(a));
+        // Journals the block of `a + offset` unless the map says it is.
+        let guard = |f: &mut Function, s: &Scratch, offset: u64| {
+            f.instruction(&I::LocalGet(s.a));
             if offset != 0 {
                 f.instruction(&I::I32Const(offset as u32 as i32));
                 f.instruction(&I::I32Add);
             }
             f.instruction(&I::I32Const(page_shift()));
             f.instruction(&I::I32ShrU);
-            f.instruction(&I::LocalTee(page));
+            f.instruction(&I::LocalTee(s.page));
             f.instruction(&I::I32Load8U(byte(MAP)));
             f.instruction(&I::I32Eqz);
             f.instruction(&I::If(BlockType::Empty));
-            f.instruction(&I::LocalGet(page));
+            f.instruction(&I::LocalGet(s.page));
             f.instruction(&I::Call(func_page));
             f.instruction(&I::End);
         };
-        let mut reader = func.get_operators_reader()?;
-        while !reader.eof() {
-            let op = reader.read()?;
-            let store = match &op {
-                Operator::I32Store { memarg } => Some((memarg, b, 4)),
-                Operator::I32Store8 { memarg } => Some((memarg, b, 1)),
-                Operator::I32Store16 { memarg } => Some((memarg, b, 2)),
-                Operator::I64Store { memarg } => Some((memarg, v_i64, 8)),
-                Operator::I64Store8 { memarg } => Some((memarg, v_i64, 1)),
-                Operator::I64Store16 { memarg } => Some((memarg, v_i64, 2)),
-                Operator::I64Store32 { memarg } => Some((memarg, v_i64, 4)),
-                Operator::F32Store { memarg } => Some((memarg, v_f32, 4)),
-                Operator::F64Store { memarg } => Some((memarg, v_f64, 8)),
-                _ => None,
-            };
-            if let Some((memarg, value, size)) = store {
-                if memarg.memory != 0 {
-                    return Err(reencode::Error::UserError(anyhow::anyhow!(
-                        "a store to memory {}",
-                        memarg.memory
-                    )));
-                }
-                self.writes += 1;
-                f.instruction(&I::LocalSet(value));
-                f.instruction(&I::LocalSet(a));
-                guard(&mut f, memarg.offset);
-                if size > 1 {
-                    guard(&mut f, memarg.offset + size - 1);
-                }
-                f.instruction(&I::LocalGet(a));
-                f.instruction(&I::LocalGet(value));
-                f.instruction(&self.instruction(op)?);
-                continue;
+        let mark_store = |f: &mut Function, s: &Scratch, offset: u64, size: u64| {
+            guard(f, s, offset);
+            if size > 1 {
+                guard(f, s, offset + size - 1);
             }
-            match &op {
-                Operator::MemoryFill { mem: 0 }
-                | Operator::MemoryCopy { dst_mem: 0, .. }
-                | Operator::MemoryInit { mem: 0, .. } => {
-                    self.writes += 1;
-                    f.instruction(&I::LocalSet(c));
-                    f.instruction(&I::LocalSet(b));
-                    f.instruction(&I::LocalSet(a));
-                    f.instruction(&I::LocalGet(a));
-                    f.instruction(&I::LocalGet(c));
-                    f.instruction(&I::Call(func_range));
-                    f.instruction(&I::LocalGet(a));
-                    f.instruction(&I::LocalGet(b));
-                    f.instruction(&I::LocalGet(c));
-                }
-                Operator::MemoryFill { .. }
-                | Operator::MemoryCopy { .. }
-                | Operator::MemoryInit { .. }
-                | Operator::MemoryGrow { mem: 1.. }
-                | Operator::V128Store { .. }
-                | Operator::I32AtomicStore { .. }
-                | Operator::I64AtomicStore { .. } => {
-                    return Err(reencode::Error::UserError(anyhow::anyhow!(
-                        "unhandled write {op:?}"
-                    )));
-                }
-                _ => {}
-            }
-            f.instruction(&self.instruction(op)?);
-        }
+        };
+        let mark_bulk = |f: &mut Function, s: &Scratch| {
+            f.instruction(&I::LocalGet(s.a));
+            f.instruction(&I::LocalGet(s.c));
+            f.instruction(&I::Call(func_range));
+        };
+        let (f, writes) = crate::writes::instrument(self, &func, params, mark_store, mark_bulk)?;
+        self.writes += writes;
         code.function(&f);
         Ok(())
     }

@@ -14,11 +14,13 @@
 //! globals, which measures what a reset costs.
 
 mod journal;
+mod writes;
 
 use anyhow::{Context, Result, bail};
 use wasm_encoder::reencode::{self, Reencode, ReencodeComponent};
-use wasm_encoder::{Instruction, MemArg, MemoryType, ValType};
-use wasmparser::{Operator, Parser, Payload, TypeRef};
+use wasm_encoder::{Instruction, MemArg, MemoryType};
+use wasmparser::Parser;
+use writes::Scratch;
 
 /// Host pages are 4 KiB; the map has one byte per page of a 4 GiB memory.
 const PAGE_SHIFT: i32 = 12;
@@ -36,47 +38,14 @@ struct ModuleFacts {
 }
 
 fn module_facts(bytes: &[u8]) -> Result<ModuleFacts> {
-    let mut facts = ModuleFacts::default();
-    let mut type_params: Vec<u32> = Vec::new();
-    for payload in Parser::new(0).parse_all(bytes) {
-        match payload? {
-            Payload::TypeSection(reader) => {
-                for group in reader {
-                    for ty in group?.into_types() {
-                        let params = match ty.composite_type.inner {
-                            wasmparser::CompositeInnerType::Func(f) => f.params().len() as u32,
-                            _ => 0,
-                        };
-                        type_params.push(params);
-                    }
-                }
-            }
-            Payload::ImportSection(reader) => {
-                for import in reader.into_imports() {
-                    if let TypeRef::Memory(_) = import?.ty {
-                        facts.map_index += 1;
-                        facts.has_memory = true;
-                    }
-                }
-            }
-            Payload::MemorySection(reader) => {
-                facts.map_index += reader.count();
-                facts.has_memory |= reader.count() > 0;
-                facts.has_memory_section = true;
-            }
-            Payload::FunctionSection(reader) => {
-                for ty in reader {
-                    facts.param_counts.push(type_params[ty? as usize]);
-                }
-            }
-            Payload::CodeSectionStart { .. } => break,
-            _ => {}
-        }
-    }
-    if facts.map_index > 1 {
-        bail!("a module with {} memories", facts.map_index);
-    }
-    Ok(facts)
+    let facts = journal::facts(bytes)?;
+    let has_memory = facts.role != journal::Role::None;
+    Ok(ModuleFacts {
+        map_index: u32::from(has_memory),
+        has_memory,
+        has_memory_section: facts.role == journal::Role::Owner,
+        param_counts: facts.param_counts,
+    })
 }
 
 struct Tracker {
@@ -171,29 +140,13 @@ impl Reencode for Tracker {
     ) -> Result<(), reencode::Error<Self::Error>> {
         let params = self.facts.param_counts[self.next_function];
         self.next_function += 1;
-        let mut locals = Vec::new();
-        let mut count = params;
-        for pair in func.get_locals_reader()? {
-            let (n, ty) = pair?;
-            count += n;
-            locals.push((n, self.val_type(ty)?));
-        }
-        // Scratch locals: address, second and third i32 operand, and one
-        // per value type.
-        let (a, b, c, v_i64, v_f32, v_f64) =
-            (count, count + 1, count + 2, count + 3, count + 4, count + 5);
-        locals.push((3, ValType::I32));
-        locals.push((1, ValType::I64));
-        locals.push((1, ValType::F32));
-        locals.push((1, ValType::F64));
-        let mut f = wasm_encoder::Function::new(locals);
         let map = self.facts.map_index;
         let map_arg = MemArg {
             offset: 0,
             align: 0,
             memory_index: map,
         };
-        let mark_page = |f: &mut wasm_encoder::Function, offset: u64| {
+        let mark_page = |f: &mut wasm_encoder::Function, a: u32, offset: u64| {
             f.instruction(&Instruction::LocalGet(a));
             if offset != 0 {
                 f.instruction(&Instruction::I32Const(offset as u32 as i32));
@@ -204,83 +157,33 @@ impl Reencode for Tracker {
             f.instruction(&Instruction::I32Const(1));
             f.instruction(&Instruction::I32Store8(map_arg));
         };
-        // Marks [local a, local a + local c) with one memory.fill on the map.
-        let mark_range = |f: &mut wasm_encoder::Function| {
-            f.instruction(&Instruction::LocalGet(a));
+        let mark_store = |f: &mut wasm_encoder::Function, s: &Scratch, offset: u64, size: u64| {
+            mark_page(f, s.a, offset);
+            if size > 1 {
+                mark_page(f, s.a, offset + size - 1);
+            }
+        };
+        // Marks [a, a + c) with one memory.fill on the map.
+        let mark_bulk = |f: &mut wasm_encoder::Function, s: &Scratch| {
+            f.instruction(&Instruction::LocalGet(s.a));
             f.instruction(&Instruction::I32Const(PAGE_SHIFT));
             f.instruction(&Instruction::I32ShrU);
             f.instruction(&Instruction::I32Const(1));
-            f.instruction(&Instruction::LocalGet(a));
-            f.instruction(&Instruction::LocalGet(c));
+            f.instruction(&Instruction::LocalGet(s.a));
+            f.instruction(&Instruction::LocalGet(s.c));
             f.instruction(&Instruction::I32Add);
             f.instruction(&Instruction::I32Const((1 << PAGE_SHIFT) - 1));
             f.instruction(&Instruction::I32Add);
             f.instruction(&Instruction::I32Const(PAGE_SHIFT));
             f.instruction(&Instruction::I32ShrU);
-            f.instruction(&Instruction::LocalGet(a));
+            f.instruction(&Instruction::LocalGet(s.a));
             f.instruction(&Instruction::I32Const(PAGE_SHIFT));
             f.instruction(&Instruction::I32ShrU);
             f.instruction(&Instruction::I32Sub);
             f.instruction(&Instruction::MemoryFill(map));
         };
-        let mut reader = func.get_operators_reader()?;
-        while !reader.eof() {
-            let op = reader.read()?;
-            let store = match &op {
-                Operator::I32Store { memarg } => Some((memarg, b, 4)),
-                Operator::I32Store8 { memarg } => Some((memarg, b, 1)),
-                Operator::I32Store16 { memarg } => Some((memarg, b, 2)),
-                Operator::I64Store { memarg } => Some((memarg, v_i64, 8)),
-                Operator::I64Store8 { memarg } => Some((memarg, v_i64, 1)),
-                Operator::I64Store16 { memarg } => Some((memarg, v_i64, 2)),
-                Operator::I64Store32 { memarg } => Some((memarg, v_i64, 4)),
-                Operator::F32Store { memarg } => Some((memarg, v_f32, 4)),
-                Operator::F64Store { memarg } => Some((memarg, v_f64, 8)),
-                _ => None,
-            };
-            if let Some((memarg, value, size)) = store {
-                if memarg.memory != 0 {
-                    return Err(reencode::Error::UserError(anyhow::anyhow!(
-                        "store to memory {}",
-                        memarg.memory
-                    )));
-                }
-                self.stores += 1;
-                f.instruction(&Instruction::LocalSet(value));
-                f.instruction(&Instruction::LocalSet(a));
-                mark_page(&mut f, memarg.offset);
-                if size > 1 {
-                    mark_page(&mut f, memarg.offset + size - 1);
-                }
-                f.instruction(&Instruction::LocalGet(a));
-                f.instruction(&Instruction::LocalGet(value));
-                f.instruction(&self.instruction(op)?);
-                continue;
-            }
-            match &op {
-                Operator::MemoryFill { mem: 0 }
-                | Operator::MemoryCopy { dst_mem: 0, .. }
-                | Operator::MemoryInit { mem: 0, .. } => {
-                    self.stores += 1;
-                    f.instruction(&Instruction::LocalSet(c));
-                    f.instruction(&Instruction::LocalSet(b));
-                    f.instruction(&Instruction::LocalSet(a));
-                    mark_range(&mut f);
-                    f.instruction(&Instruction::LocalGet(a));
-                    f.instruction(&Instruction::LocalGet(b));
-                    f.instruction(&Instruction::LocalGet(c));
-                }
-                Operator::V128Store { .. }
-                | Operator::I32AtomicStore { .. }
-                | Operator::I64AtomicStore { .. } => {
-                    return Err(reencode::Error::UserError(anyhow::anyhow!(
-                        "unhandled write {op:?}"
-                    )));
-                }
-                _ => {}
-            }
-            f.instruction(&self.instruction(op)?);
-        }
+        let (f, writes) = writes::instrument(self, &func, params, mark_store, mark_bulk)?;
+        self.stores += writes;
         code.function(&f);
         Ok(())
     }
