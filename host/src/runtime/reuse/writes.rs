@@ -1,7 +1,12 @@
-//! The one walk over a function body that both rewrites share: it finds
-//! every instruction that writes memory 0 and lets the caller put its
-//! marking code in front of it, with the instruction's operands saved in
-//! scratch locals so the marking code can read the address.
+//! The walk over a function body that finds every instruction writing the
+//! component's memory and puts the journaling code in front of it, with
+//! the instruction's operands saved in scratch locals so that code can read
+//! the address.
+//!
+//! Soundness rests on this list: a write it does not see is a write the
+//! reset cannot undo. So every store, `memory.fill`, `memory.copy` and
+//! `memory.init` is journaled, and every other kind of write (SIMD lane
+//! stores, atomics) is refused rather than let through.
 
 use anyhow::anyhow;
 use wasm_encoder::reencode::{self, Reencode};
@@ -16,26 +21,36 @@ pub struct Scratch {
     pub b: u32,
     /// A bulk write's length.
     pub c: u32,
-    /// Free for the marking code.
-    pub page: u32,
+    /// Free for the journaling code.
+    pub block: u32,
     v_i64: u32,
     v_f32: u32,
     v_f64: u32,
 }
 
-/// Rewrites `func` (whose type has `params` parameters): before each store
-/// into memory 0, `mark_store(f, scratch, offset, size)` runs with the
-/// address in `scratch.a`; before each `memory.fill` / `memory.copy` /
-/// `memory.init` into memory 0, `mark_bulk(f, scratch)` runs with the
-/// destination in `scratch.a` and the length in `scratch.c`. Returns the
-/// function and the number of writes found. Writes it cannot follow
-/// (SIMD and atomic stores, other memories) are errors.
+/// The code the walk puts in: what journals a write, and what stands in
+/// for `memory.size` and `memory.grow` (the memory's size is virtual, so
+/// that a reset can take a growth back).
+pub trait Journaling {
+    /// Before a store into memory 0 of `size` bytes at `scratch.a + offset`.
+    fn mark_store(&self, f: &mut Function, scratch: &Scratch, offset: u64, size: u64);
+    /// Before a bulk write of `scratch.c` bytes at `scratch.a`.
+    fn mark_bulk(&self, f: &mut Function, scratch: &Scratch);
+    /// Instead of `memory.size`: leaves the size in pages on the stack.
+    fn memory_size(&self, f: &mut Function, scratch: &Scratch);
+    /// Instead of `memory.grow`: takes the pages to add, leaves the old
+    /// size (or -1).
+    fn memory_grow(&self, f: &mut Function);
+}
+
+/// Rewrites `func` (whose type has `params` parameters), putting the code
+/// of `journaling` before every write to memory 0 and in place of its
+/// size and growth. Returns the function and the number of writes.
 pub fn instrument<R: Reencode<Error = anyhow::Error> + ?Sized>(
     reencoder: &mut R,
     func: &wasmparser::FunctionBody<'_>,
     params: u32,
-    mark_store: impl Fn(&mut Function, &Scratch, u64, u64),
-    mark_bulk: impl Fn(&mut Function, &Scratch),
+    journaling: &impl Journaling,
 ) -> Result<(Function, usize), reencode::Error<anyhow::Error>> {
     use Instruction as I;
     let mut locals = Vec::new();
@@ -49,7 +64,7 @@ pub fn instrument<R: Reencode<Error = anyhow::Error> + ?Sized>(
         a: count,
         b: count + 1,
         c: count + 2,
-        page: count + 3,
+        block: count + 3,
         v_i64: count + 4,
         v_f32: count + 5,
         v_f64: count + 6,
@@ -77,15 +92,12 @@ pub fn instrument<R: Reencode<Error = anyhow::Error> + ?Sized>(
         };
         if let Some((memarg, value, size)) = store {
             if memarg.memory != 0 {
-                return Err(reencode::Error::UserError(anyhow!(
-                    "a store to memory {}",
-                    memarg.memory
-                )));
+                return Err(refused(format!("a store to memory {}", memarg.memory)));
             }
             writes += 1;
             f.instruction(&I::LocalSet(value));
             f.instruction(&I::LocalSet(scratch.a));
-            mark_store(&mut f, &scratch, memarg.offset, size);
+            journaling.mark_store(&mut f, &scratch, memarg.offset, size);
             f.instruction(&I::LocalGet(scratch.a));
             f.instruction(&I::LocalGet(value));
             f.instruction(&reencoder.instruction(op)?);
@@ -99,19 +111,29 @@ pub fn instrument<R: Reencode<Error = anyhow::Error> + ?Sized>(
                 f.instruction(&I::LocalSet(scratch.c));
                 f.instruction(&I::LocalSet(scratch.b));
                 f.instruction(&I::LocalSet(scratch.a));
-                mark_bulk(&mut f, &scratch);
+                journaling.mark_bulk(&mut f, &scratch);
                 f.instruction(&I::LocalGet(scratch.a));
                 f.instruction(&I::LocalGet(scratch.b));
                 f.instruction(&I::LocalGet(scratch.c));
+            }
+            Operator::MemorySize { mem: 0 } => {
+                journaling.memory_size(&mut f, &scratch);
+                continue;
+            }
+            Operator::MemoryGrow { mem: 0 } => {
+                journaling.memory_grow(&mut f);
+                continue;
             }
             Operator::MemoryFill { .. }
             | Operator::MemoryCopy { .. }
             | Operator::MemoryInit { .. }
             | Operator::V128Store { .. }
-            | Operator::I32AtomicStore { .. }
-            | Operator::I64AtomicStore { .. } => {
-                return Err(reencode::Error::UserError(anyhow!(
-                    "unhandled write {op:?}"
+            | Operator::V128Store8Lane { .. }
+            | Operator::V128Store16Lane { .. }
+            | Operator::V128Store32Lane { .. }
+            | Operator::V128Store64Lane { .. } => {
+                return Err(refused(format!(
+                    "a write the journal does not follow: {op:?}"
                 )));
             }
             _ => {}
@@ -119,4 +141,8 @@ pub fn instrument<R: Reencode<Error = anyhow::Error> + ?Sized>(
         f.instruction(&reencoder.instruction(op)?);
     }
     Ok((f, writes))
+}
+
+fn refused(why: String) -> reencode::Error<anyhow::Error> {
+    reencode::Error::UserError(anyhow!(why))
 }

@@ -1,0 +1,76 @@
+//! Safe instance reuse: a load-time rewrite after which a component puts
+//! its own state back between calls, so one instance can serve call after
+//! call without any call seeing what an earlier one left.
+//!
+//! Why in the guest: wasmtime resets an instance's memory only when the
+//! instance is dropped, and its API does not reach a component's core
+//! memories, globals or tables. So each core module is rewritten to keep a
+//! journal of its own writes:
+//!
+//! - The module that defines the component's memory also defines a *map*
+//!   (one byte per block of `2^BLOCK_SHIFT` bytes) and a *journal* (a
+//!   memory the size of the blocks written so far); every module that
+//!   uses the memory imports both.
+//! - Before every store, `memory.fill`, `memory.copy` and `memory.init`,
+//!   the block(s) written are copied to the journal if the map says they
+//!   are not there yet (see `writes`).
+//! - The host writes into guest memory too, without any instruction: call
+//!   arguments through the guest's `realloc`, and results at the return
+//!   pointer a lowered import is given. Every function the component names
+//!   as `realloc` is wrapped to journal the bytes it hands out, and every
+//!   host import with a return area is wrapped to journal that area (its
+//!   size follows from the import's WIT type, `abi`).
+//! - Every mutable global and every defined table gets a shadow.
+//!
+//! Each module with state exports `hangar_commit` (the state now is the
+//! state to come back to) and `hangar_reset` (copy the journaled blocks,
+//! globals and tables back; answer nonzero when the memory or a table grew,
+//! which cannot be undone), lifted as component exports `hangar-commit-N`
+//! and `hangar-reset-N`. The host commits once after instantiating and
+//! resets after every call (`instance_pool`).
+//!
+//! Anything the rewrite cannot follow is refused with the reason: more than
+//! one memory, core modules in nested components, atomics and SIMD stores,
+//! component-defined resources, asynchronous lifts and lowers.
+
+mod abi;
+mod component;
+mod module;
+mod writes;
+
+pub use component::{COMMIT_PREFIX, RESET_PREFIX};
+
+/// log2 of the journaled block: 256 bytes. CPython's writes (reference
+/// counts) are scattered, so small blocks copy the least (measured in
+/// docs/performance.md: 1 KiB and 256-byte blocks beat 4 KiB pages).
+pub const BLOCK_SHIFT: u32 = 8;
+
+/// The journal's geometry for one plugin.
+#[derive(Debug, Clone, Copy)]
+pub struct Journal {
+    pub block_shift: u32,
+    /// Size of the map in 64 KiB pages: one byte per block of the largest
+    /// memory the plugin may grow to, rounded up.
+    pub map_pages: u64,
+}
+
+impl Journal {
+    pub fn for_memory_limit(memory_limit_bytes: u64) -> Journal {
+        let blocks = memory_limit_bytes.div_ceil(1 << BLOCK_SHIFT).max(8);
+        Journal {
+            block_shift: BLOCK_SHIFT,
+            map_pages: blocks.div_ceil(65536).max(1),
+        }
+    }
+}
+
+/// Rewrites `component` so it can reset itself (see the module doc). The
+/// error says why a component cannot be made resettable.
+pub fn rewrite(component: &[u8], memory_limit_bytes: u64) -> anyhow::Result<Vec<u8>> {
+    let journal = Journal::for_memory_limit(memory_limit_bytes);
+    let (bytes, _writes) = component::rewrite(component, journal)?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests;
