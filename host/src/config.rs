@@ -335,6 +335,8 @@ mod tests {
             "listen = 1\n",
             "[server]\nport = 1\n",
             "[plugins]\nwatch_ms = 1\n",
+            // Instance reuse is chosen per plugin, in its manifest only.
+            "[reuse]\nenabled = true\n",
         ] {
             assert!(parse(text).is_err(), "{text}");
         }

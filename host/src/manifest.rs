@@ -33,6 +33,11 @@
 //!
 //! [config]                      # settings the guest reads by key; not secret
 //! base_url = "https://example.cloud.databricks.com"
+//!
+//! [reuse]                       # opt-in: keep instances between calls
+//! enabled = true                # default false: a fresh instance per call
+//! max_idle = 8                  # idle instances kept (1..=1024; default:
+//!                               # max_concurrent_calls, at most 16)
 //! ```
 
 use std::collections::BTreeMap;
@@ -59,6 +64,22 @@ pub struct Manifest {
     /// not secret, shown by `hangar inspect`.
     #[serde(default)]
     pub config: BTreeMap<String, Spanned<String>>,
+    /// Whether the plugin's instances are kept between calls (checked and
+    /// resolved by `runtime::instance_pool::ReusePolicy::from_manifest`).
+    #[serde(default)]
+    pub reuse: ReuseTable,
+}
+
+/// `[reuse]`: keep the plugin's instances in an idle pool and reuse them,
+/// reset between calls, instead of a fresh instance per call. Opt-in.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ReuseTable {
+    /// Reuse instances; absent or false: a fresh instance per call.
+    pub enabled: Option<bool>,
+    /// Idle instances kept for the next calls (1 to 1024; default the
+    /// plugin's `max_concurrent_calls`, at most 16).
+    pub max_idle: Option<u32>,
 }
 
 /// Outbound HTTP the plugin may make, and per-request limits.
@@ -459,6 +480,33 @@ mod tests {
                 .to_string(),
             "d/a.toml: x"
         );
+    }
+
+    #[test]
+    fn reuse_is_read_strictly() {
+        let table = |enabled, max_idle| ReuseTable { enabled, max_idle };
+        // (manifest text, the [reuse] table read, or a fragment of the error)
+        let cases: [(&str, Result<ReuseTable, &str>); 9] = [
+            ("", Ok(ReuseTable::default())),
+            ("[reuse]\n", Ok(table(None, None))),
+            ("[reuse]\nenabled = true\n", Ok(table(Some(true), None))),
+            ("[reuse]\nenabled = false\n", Ok(table(Some(false), None))),
+            (
+                "[reuse]\nenabled = true\nmax_idle = 4\n",
+                Ok(table(Some(true), Some(4))),
+            ),
+            ("[reuse]\nenable = true\n", Err("unknown field `enable`")),
+            ("[reuse]\nenabled = \"yes\"\n", Err("expected a boolean")),
+            ("[reuse]\nmax_idle = -1\n", Err("line 2")),
+            ("reuse = true\n", Err("invalid type")),
+        ];
+        for (text, expected) in cases {
+            match (parse(text), expected) {
+                (Ok(m), Ok(want)) => assert_eq!(m.reuse, want, "{text:?}"),
+                (Err(e), Err(fragment)) => assert!(e.contains(fragment), "{text:?}: {e}"),
+                (got, want) => panic!("{text:?}: got {got:?}, expected {want:?}"),
+            }
+        }
     }
 
     #[test]

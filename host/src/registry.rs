@@ -19,6 +19,7 @@ use crate::limits::Limits;
 use crate::manifest::{ManifestError, ManifestFile};
 use crate::runtime::capabilities::{Capabilities, HostServices};
 use crate::runtime::compile_cache::{self, CacheOutcome};
+use crate::runtime::instance_pool::ReusePolicy;
 use crate::runtime::instance_state::InstanceState;
 use crate::runtime::{Plugin, types};
 
@@ -126,7 +127,11 @@ impl Loader {
         manifest_file: &ManifestFile,
     ) -> anyhow::Result<Loaded> {
         let plugin_id = plugin_id(file);
-        let (limits, capabilities) = grants(
+        let Grants {
+            limits,
+            capabilities,
+            reuse,
+        } = grants(
             &plugin_id,
             manifest_file,
             self.default_limits,
@@ -154,18 +159,32 @@ impl Loader {
         let size = bytes.len() as u64;
         let engine = self.engine.clone();
         let cache_dir = self.cache_dir.clone();
-        let hash = sha256.clone();
         let started = std::time::Instant::now();
+        // What is compiled: the file, or with [reuse] the file rewritten to
+        // be resettable, cached under the hash of the rewritten bytes (the
+        // sha256 shown and pinned stays the file's).
+        let (bytes, hash) = match reuse {
+            Some(_) => {
+                let rewritten = rewrite_for_reuse(bytes, limits.memory_bytes).await?;
+                let hash = compile_cache::content_sha256(&rewritten);
+                (rewritten, hash)
+            }
+            None => (bytes, sha256.clone()),
+        };
         let (component, outcome) = tokio::task::spawn_blocking(move || {
             compile_cache::load_or_compile(&engine, &bytes, &hash, cache_dir.as_deref())
         })
         .await
         .context("compilation task failed")?
         .map_err(|e| {
-            anyhow::anyhow!(
-                "not a valid WebAssembly component: {}",
-                crate::runtime::one_line(&format!("{e:#}"))
-            )
+            let reason = crate::runtime::one_line(&format!("{e:#}"));
+            match reuse {
+                Some(_) => anyhow::anyhow!(
+                    "[reuse] is enabled but the component rewritten to be resettable does not \
+                     compile: {reason}; remove [reuse] to run it with a fresh instance per call"
+                ),
+                None => anyhow::anyhow!("not a valid WebAssembly component: {reason}"),
+            }
         })?;
         let plugin = Plugin::load(
             &self.linker,
@@ -175,6 +194,7 @@ impl Loader {
             size,
             limits,
             Arc::new(capabilities),
+            reuse,
         )
         .await?;
         Ok(Loaded {
@@ -237,14 +257,24 @@ impl Loader {
     }
 }
 
-/// What a manifest grants, checked: the plugin's limits over `defaults` and
-/// its capabilities. Errors point at the manifest line to fix.
+/// What a manifest grants, checked.
+pub struct Grants {
+    /// The plugin's limits over the host's defaults.
+    pub limits: Limits,
+    pub capabilities: Capabilities,
+    /// `[reuse]`: `None` for a fresh instance per call.
+    pub reuse: Option<ReusePolicy>,
+}
+
+/// What a manifest grants, checked: the plugin's limits over `defaults`,
+/// its capabilities and whether its instances are reused. Errors point at
+/// the manifest line to fix.
 pub fn grants(
     plugin_id: &str,
     manifest_file: &ManifestFile,
     defaults: Limits,
     services: &HostServices,
-) -> Result<(Limits, Capabilities), ManifestError> {
+) -> Result<Grants, ManifestError> {
     let manifest = &manifest_file.manifest;
     let limits = manifest
         .limits
@@ -252,7 +282,28 @@ pub fn grants(
         .map_err(|reason| manifest_file.error(reason))?;
     let capabilities = Capabilities::from_manifest(plugin_id, manifest, services)
         .map_err(|reason| manifest_file.error(reason))?;
-    Ok((limits, capabilities))
+    let reuse = ReusePolicy::from_manifest(&manifest.reuse, &limits)
+        .map_err(|reason| manifest_file.error(reason))?;
+    Ok(Grants {
+        limits,
+        capabilities,
+        reuse,
+    })
+}
+
+/// The component rewritten so that its instances can reset themselves
+/// between calls (`runtime::reuse`), or why it cannot be.
+async fn rewrite_for_reuse(bytes: Vec<u8>, memory_limit_bytes: u64) -> anyhow::Result<Vec<u8>> {
+    tokio::task::spawn_blocking(move || crate::runtime::reuse::rewrite(&bytes, memory_limit_bytes))
+        .await
+        .context("rewrite task failed")?
+        .map_err(|e| {
+            let reason = crate::runtime::one_line(&format!("{e:#}"));
+            anyhow::anyhow!(
+                "[reuse] is enabled but this component cannot be made resettable: {reason}; \
+                 remove [reuse] to run it with a fresh instance per call"
+            )
+        })
 }
 
 impl Registry {

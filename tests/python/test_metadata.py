@@ -32,7 +32,7 @@ EXPECTED_AGENTS = {
     "http-client": (["http_fetch"], True),
     "misbehave": (
         sorted(["spin", "memory_bomb", "deep_recursion", "huge_output", "open_file", "connect_socket"]
-               + ["sleep_then_ok", "sleep", "compute", "ok", "remember"]),
+               + ["sleep_then_ok", "sleep", "compute", "ok", "remember", "scan"]),
         True,
     ),
 }

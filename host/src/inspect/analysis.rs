@@ -107,6 +107,13 @@ pub fn describe_export(name: &str) -> &'static str {
         "flyte:agent/async-handler" => "async agent: create, get, delete",
         "flyte:agent/sync-handler" => "sync agent: do",
         "flyte:agent/observability" => "metrics and logs of a job",
+        // Added by the load-time rewrite of a plugin with [reuse].
+        base if base.starts_with(crate::runtime::reuse::COMMIT_PREFIX) => {
+            "added for [reuse]: marks the state to reset to, once per instance"
+        }
+        base if base.starts_with(crate::runtime::reuse::RESET_PREFIX) => {
+            "added for [reuse]: returns to that state after each call"
+        }
         _ => "",
     }
 }
@@ -453,11 +460,15 @@ mod tests {
     }
 
     #[test]
-    fn imports_are_described() {
+    fn imports_and_exports_are_described() {
         assert!(describe_import(HTTP).contains("[http]"));
         assert!(describe_import("wasi:filesystem/preopens@0.2.0").contains("none granted"));
         assert_eq!(describe_import("acme:thing/x@1.0.0"), "");
         assert_eq!(unversioned("wasi:cli/exit@0.2.6"), "wasi:cli/exit");
         assert_eq!(unversioned("plain"), "plain");
+        assert!(describe_export("flyte:agent/sync-handler@0.1.0").contains("do"));
+        assert!(describe_export("hangar-commit-0").contains("[reuse]"));
+        assert!(describe_export("hangar-reset-2").contains("[reuse]"));
+        assert_eq!(describe_export("acme:thing/x@1.0.0"), "");
     }
 }

@@ -121,6 +121,15 @@ fn render_plugin(out: &mut String, p: &PluginReport) {
             ),
         ]));
     }
+    if let Some(reuse) = &p.reuse {
+        let text = match reuse.max_idle {
+            Some(max_idle) if reuse.enabled => {
+                format!("on: instances reset and kept between calls, up to {max_idle} idle")
+            }
+            _ => "off: a fresh instance per call".to_string(),
+        };
+        identity.push(row(["reuse", &text]));
+    }
     table(out, "  ", &identity);
 
     let mut rows = Vec::new();
@@ -216,6 +225,9 @@ fn render_grants(out: &mut String, p: &PluginReport) {
     }
     for (key, value) in &m.limits {
         rows.push(row([&format!("limits.{key}"), &value.to_string(), ""]));
+    }
+    for (key, value) in &m.reuse {
+        rows.push(row([&format!("reuse.{key}"), &value.to_string(), ""]));
     }
     for entry in &m.config {
         rows.push(row([

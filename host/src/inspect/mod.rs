@@ -30,6 +30,7 @@ use crate::manifest::{ManifestError, ManifestFile};
 use crate::registry::{self, Loader};
 use crate::runtime::capabilities::HostServices;
 use crate::runtime::engine::{EpochTicker, build_engine, start_epoch_ticker};
+use crate::runtime::instance_pool::ReusePolicy;
 use crate::runtime::{Plugin, compile_cache, one_line};
 
 /// Version of the `--json` document; bumped only on incompatible changes.
@@ -45,7 +46,7 @@ Examples:
 For each plugin: its identity (agent name, task types, sync or async, sha256,
 size), the interfaces it imports and exports, what its manifest NAME.toml
 grants (HTTP destinations and methods, secret names, injections, limits,
-sha256 pin) and where the two disagree:
+instance reuse, sha256 pin) and where the two disagree:
   imported but not granted      it will be denied at run time (warning)
   granted but never importable  the manifest grants more than it can use (warning)
 A plugin that does not load is reported, not skipped. Exit code 0 whenever
@@ -135,6 +136,8 @@ pub struct Examined {
     pub grants_valid: bool,
     /// Effective limits, when the grants are valid.
     pub limits: Option<Limits>,
+    /// `[reuse]`, when the grants are valid and it is enabled.
+    pub reuse: Option<ReusePolicy>,
     pub plugin: Option<Plugin>,
     /// Interface names, sorted; `None` when the file is not a component.
     pub imports: Option<Vec<String>>,
@@ -169,6 +172,7 @@ pub async fn examine(loader: &Loader, file: &Path) -> Examined {
         }
     };
     let mut limits = None;
+    let mut reuse = None;
     let mut grants_valid = false;
     if let Some(manifest) = &manifest {
         match registry::grants(
@@ -177,8 +181,9 @@ pub async fn examine(loader: &Loader, file: &Path) -> Examined {
             loader.default_limits,
             &loader.services,
         ) {
-            Ok((effective, _)) => {
-                limits = Some(effective);
+            Ok(granted) => {
+                limits = Some(granted.limits);
+                reuse = granted.reuse;
                 grants_valid = true;
             }
             Err(e) => findings.push(manifest_finding(e, "grant-invalid")),
@@ -241,6 +246,7 @@ pub async fn examine(loader: &Loader, file: &Path) -> Examined {
         manifest,
         grants_valid,
         limits,
+        reuse,
         plugin,
         imports,
         exports,
@@ -358,6 +364,9 @@ pub struct PluginReport {
     pub imports: Option<Vec<String>>,
     pub exports: Option<Vec<String>>,
     pub limits: Option<LimitsReport>,
+    /// Whether instances are reused between calls (null: the grants are
+    /// invalid).
+    pub reuse: Option<ReuseReport>,
     pub manifest: ManifestReport,
     pub findings: Vec<Finding>,
 }
@@ -404,6 +413,24 @@ impl From<Limits> for LimitsReport {
     }
 }
 
+/// Effective `[reuse]`: off (a fresh instance per call) unless the
+/// manifest enables it.
+#[derive(Debug, Serialize)]
+pub struct ReuseReport {
+    pub enabled: bool,
+    /// Idle instances kept between calls; `null` when reuse is off.
+    pub max_idle: Option<u32>,
+}
+
+impl From<Option<ReusePolicy>> for ReuseReport {
+    fn from(policy: Option<ReusePolicy>) -> ReuseReport {
+        ReuseReport {
+            enabled: policy.is_some(),
+            max_idle: policy.map(|p| p.max_idle),
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct ManifestReport {
     pub file: String,
@@ -414,6 +441,8 @@ pub struct ManifestReport {
     pub sha256_pin: Option<PinReport>,
     /// The `[limits]` keys the manifest sets, as written.
     pub limits: serde_json::Map<String, serde_json::Value>,
+    /// The `[reuse]` keys the manifest sets, as written.
+    pub reuse: serde_json::Map<String, serde_json::Value>,
     pub http: HttpReport,
     pub secrets: SecretsReport,
     /// The `[config]` table: settings the guest reads by key (not secret).
@@ -528,6 +557,7 @@ impl PluginReport {
             imports: e.imports.clone(),
             exports: e.exports.clone(),
             limits: e.limits.filter(|_| e.grants_valid).map(LimitsReport::from),
+            reuse: e.grants_valid.then(|| ReuseReport::from(e.reuse)),
             manifest: ManifestReport::new(e),
             findings,
         }
@@ -544,6 +574,7 @@ impl ManifestReport {
                 valid: false,
                 sha256_pin: None,
                 limits: Default::default(),
+                reuse: Default::default(),
                 http: HttpReport::default(),
                 secrets: SecretsReport::default(),
                 config: Vec::new(),
@@ -575,6 +606,7 @@ impl ManifestReport {
                     .is_some_and(|(sha, _)| pin.get_ref().eq_ignore_ascii_case(sha)),
             }),
             limits: table("limits", &[]),
+            reuse: table("reuse", &[]),
             http: HttpReport {
                 allow: m
                     .http

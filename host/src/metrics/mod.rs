@@ -172,6 +172,7 @@ pub struct Metrics {
     rpc_duration: HistogramFamily<RpcLabels>,
     instances_alive: Family<PluginLabels, Gauge>,
     instances_created: Family<PluginLabels, Counter>,
+    instances_reused: Family<PluginLabels, Counter>,
     memory_bytes: Family<PluginLabels, Gauge>,
     memory_peak: HistogramFamily<PluginLabels>,
     instantiate_duration: HistogramFamily<PluginLabels>,
@@ -270,25 +271,35 @@ impl Metrics {
         let instances_alive = registered(
             &mut registry,
             "hangar_instances_alive",
-            "Component instances of the plugin running now",
+            "Component instances of the plugin alive now: running a call, or idle between calls \
+             when its manifest enables [reuse]",
             Family::<PluginLabels, Gauge>::default(),
         );
         let instances_created = registered(
             &mut registry,
             "hangar_instances_created",
-            "Component instances of the plugin created (one per call, plus one at load)",
+            "Component instances of the plugin created (one per call not served by a reused \
+             instance, plus one at load)",
+            Family::<PluginLabels, Counter>::default(),
+        );
+        let instances_reused = registered(
+            &mut registry,
+            "hangar_instances_reused",
+            "Calls of the plugin served by an idle instance, reset after an earlier call \
+             ([reuse] in its manifest)",
             Family::<PluginLabels, Counter>::default(),
         );
         let memory_bytes = registered(
             &mut registry,
             "hangar_instance_memory_bytes",
-            "Linear memory held now by the plugin's running instances, in bytes",
+            "Linear memory held now by the plugin's instances (running or idle), in bytes",
             Family::<PluginLabels, Gauge>::default(),
         );
         let memory_peak: HistogramFamily<PluginLabels> = registered(
             &mut registry,
             "hangar_instance_memory_peak_bytes",
-            "Largest linear memory of each instance during its call, in bytes",
+            "Largest linear memory of each instance during its life (its call, or its calls when \
+             reused), in bytes",
             Family::new_with_constructor(memory_histogram),
         );
         let instantiate_duration: HistogramFamily<PluginLabels> = registered(
@@ -327,6 +338,7 @@ impl Metrics {
             rpc_duration,
             instances_alive,
             instances_created,
+            instances_reused,
             memory_bytes,
             memory_peak,
             instantiate_duration,
@@ -395,6 +407,7 @@ impl Metrics {
         PluginMetrics {
             instances_alive: self.instances_alive.get_or_create_owned(&labels),
             instances_created: self.instances_created.get_or_create_owned(&labels),
+            instances_reused: self.instances_reused.get_or_create_owned(&labels),
             memory_bytes: self.memory_bytes.get_or_create_owned(&labels),
             memory_peak: self.memory_peak.get_or_create_owned(&labels),
             instantiate_duration: self.instantiate_duration.get_or_create_owned(&labels),
@@ -455,6 +468,7 @@ pub struct PluginMetrics {
     plugin: Arc<str>,
     instances_alive: Gauge,
     instances_created: Counter,
+    instances_reused: Counter,
     memory_bytes: Gauge,
     memory_peak: Histogram,
     instantiate_duration: Histogram,
@@ -496,6 +510,11 @@ impl PluginMetrics {
     /// A fresh instance took `took` to create.
     pub fn instantiated(&self, took: Duration) {
         self.instantiate_duration.observe(took.as_secs_f64());
+    }
+
+    /// A call runs in an idle instance instead of a fresh one.
+    pub fn reused(&self) {
+        self.instances_reused.inc();
     }
 
     /// One call spent `took` inside the guest's exported function. With
@@ -842,6 +861,11 @@ mod tests {
         );
         assert_eq!(
             sample(&text, "hangar_instances_created_total", &[labels]),
+            Some(1.0)
+        );
+        plugin.reused();
+        assert_eq!(
+            sample(&m.encode(), "hangar_instances_reused_total", &[labels]),
             Some(1.0)
         );
         assert_eq!(

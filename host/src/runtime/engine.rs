@@ -51,10 +51,16 @@ pub fn build_engine(pool: Option<PoolSettings>, fuel: bool) -> anyhow::Result<En
         // several core instances, memories and tables.
         pooling.total_component_instances(pool.max_instances);
         pooling.total_core_instances(pool.max_instances * 8);
-        pooling.total_memories(pool.max_instances * 2);
-        pooling.total_tables(pool.max_instances * 8);
+        // A component rewritten for `[reuse]` (see `instance_pool`) has two
+        // more memories, for its reset's bookkeeping, in the module that
+        // defines its own memory, and a shadow copy of every table a module
+        // defines.
+        pooling.total_memories(pool.max_instances * 4);
+        pooling.max_memories_per_module(3);
+        pooling.total_tables(pool.max_instances * 16);
+        pooling.max_tables_per_module(4);
         pooling.max_memory_size(pool.max_memory_bytes as usize);
-        pooling.max_memories_per_component(4);
+        pooling.max_memories_per_component(8);
         pooling.max_core_instances_per_component(32);
         pooling.max_tables_per_component(32);
         keep_slots_resident(&mut pooling);

@@ -2,18 +2,20 @@
 //! context (no files, no sockets, no environment), its memory limiter, and
 //! a capture of what it writes to stderr (a Rust panic message lands there).
 //!
-//! A fresh state is made for every call and dropped with the instance, so
-//! nothing one task does can be seen by the next.
+//! A fresh state is made for every call, so nothing one task does can be
+//! seen by the next: with a fresh instance, or, for an instance reused under
+//! `[reuse]` (see `instance_pool`), by [`InstanceState::start_call`], which
+//! replaces everything but the memory limiter's accounting of the instance.
 
 use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::logging;
 use super::capabilities::Capabilities;
 use super::limiter::MemoryLimiter;
+use super::stderr_capture::StderrCapture;
 
 /// How much of a plugin's stderr is kept per call.
 const STDERR_CAPTURE_BYTES: usize = 64 * 1024;
@@ -25,7 +27,7 @@ pub struct InstanceState {
     /// `egress::wasi_http`).
     pub(crate) http: crate::egress::wasi_http::HttpState,
     pub(super) limits: MemoryLimiter,
-    stderr: MemoryOutputPipe,
+    stderr: StderrCapture,
     /// Plugin name and task, for the log lines the guest emits.
     log_context: LogContext,
     /// What the plugin's manifest grants (shared by all its instances).
@@ -53,14 +55,8 @@ impl InstanceState {
         log_context: LogContext,
         capabilities: Arc<Capabilities>,
     ) -> Self {
-        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
-        let wasi = WasiCtxBuilder::new()
-            .stderr(stderr.clone())
-            .allow_blocking_current_thread(false)
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
+        let stderr = StderrCapture::new(STDERR_CAPTURE_BYTES);
+        let wasi = wasi_with_stderr(&stderr);
         let limits = MemoryLimiter::new(memory_bytes, capabilities.metrics.instance());
         let http =
             crate::egress::wasi_http::HttpState::new(capabilities.clone(), &log_context.task);
@@ -76,12 +72,53 @@ impl InstanceState {
         }
     }
 
+    /// Makes this state what [`InstanceState::new`] would give the next
+    /// call of a reused instance: a new WASI context, an empty stderr
+    /// capture, new HTTP state for the task, this call's log context, no
+    /// secrets read. The memory limiter stays (it counts the instance and
+    /// the memory it still holds; its note of a limit hit is cleared), and
+    /// so does the resource table: it holds only the handles the instance
+    /// had when it was committed (its stdio streams, opened by the WASI
+    /// adapter and kept in its state), which `instance_pool` checks after
+    /// every call. Those streams write into the same capture, emptied here.
+    pub fn start_call(&mut self, log_context: LogContext) {
+        // Every field named, so a new one cannot be forgotten here.
+        let InstanceState {
+            wasi,
+            table: _,
+            http,
+            limits,
+            stderr,
+            log_context: context,
+            capabilities,
+            secret_reads,
+        } = self;
+        stderr.clear();
+        *wasi = wasi_with_stderr(stderr);
+        *http = crate::egress::wasi_http::HttpState::new(capabilities.clone(), &log_context.task);
+        limits.start_call();
+        *context = log_context;
+        *secret_reads = 0;
+    }
+
     /// What the guest last said on stderr that explains a failure: a Rust
     /// panic's location and message when there is one, else the last line.
     pub fn stderr_reason(&self) -> Option<String> {
         let bytes = self.stderr.contents();
         stderr_reason(&String::from_utf8_lossy(&bytes))
     }
+}
+
+/// A WASI context with no files, sockets or environment, whose stderr goes
+/// to `stderr` (up to [`STDERR_CAPTURE_BYTES`] per call).
+fn wasi_with_stderr(stderr: &StderrCapture) -> WasiCtx {
+    WasiCtxBuilder::new()
+        .stderr(stderr.clone())
+        .allow_blocking_current_thread(false)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build()
 }
 
 /// Picks the explanatory part of a guest's stderr. Rust prints

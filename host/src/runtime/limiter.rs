@@ -35,6 +35,12 @@ impl MemoryLimiter {
     pub fn exceeded(&self) -> bool {
         self.exceeded
     }
+
+    /// A reused instance starts another call: forget that an earlier call
+    /// hit the limit, keep counting the instance and its memory.
+    pub fn start_call(&mut self) {
+        self.exceeded = false;
+    }
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -100,6 +106,10 @@ mod tests {
         let error = limiter.memory_growing(1 << 16, 2 << 20, None).unwrap_err();
         assert!(limiter.exceeded(), "{error}");
         // Refused growths hold no memory.
+        assert_eq!(limiter.tracker.in_use(), 1 << 16);
+        // The next call on a reused instance starts clean, its memory kept.
+        limiter.start_call();
+        assert!(!limiter.exceeded());
         assert_eq!(limiter.tracker.in_use(), 1 << 16);
     }
 }

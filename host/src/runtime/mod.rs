@@ -1,5 +1,6 @@
 //! The plugin runtime: one engine, components compiled once and cached on
-//! disk, and a fresh sandboxed instance for every call.
+//! disk, and a fresh sandboxed instance for every call (or, for a plugin
+//! whose manifest opts in, an idle one reset after its last call).
 //!
 //! It knows WebAssembly and the `flyte:agent` WIT; it knows nothing of gRPC
 //! or of Flyte's protobuf messages.
@@ -9,9 +10,12 @@ pub mod boundary;
 pub mod capabilities;
 pub mod compile_cache;
 pub mod engine;
+pub mod instance_pool;
 pub mod instance_state;
 pub mod limiter;
 pub mod plugin;
+pub mod reuse;
+pub mod stderr_capture;
 
 pub use bindings::types;
 pub use instance_state::LogContext;

@@ -1,19 +1,22 @@
 //! One loaded plugin: its compiled component pre-linked against the host
 //! (`InstancePre`), what it says it is, and typed entry points that run each
-//! call in a fresh, limited instance.
+//! call in a limited instance: a fresh one, or, when its manifest enables
+//! `[reuse]`, an idle one reset after an earlier call (see `instance_pool`).
 //!
 //! A call either returns the agent's own answer (`Ok`, which may itself be
 //! an agent error) or a [`CallError`] when the sandbox stopped it: a trap, a
-//! deadline, a full instance pool. The instance is dropped after every call
-//! whatever happened, so a trap never poisons the next call.
+//! deadline, a full instance pool. Without `[reuse]` the instance is dropped
+//! after every call whatever happened; with it, only an instance whose call
+//! returned normally and reset cleanly is kept, so a trap never poisons the
+//! next call either way.
 //!
 //! Every call goes through the plugin's limits in this order: the size of
 //! what is passed in, a slot among its `max_concurrent_calls` (waiting at
-//! most `queue_timeout_ms`), then a fresh instance with its memory cap,
+//! most `queue_timeout_ms`), then an instance with its memory cap,
 //! wall-clock deadline and fuel armed, then the size of what came back.
 //! The wall-clock deadline is enforced twice: epoch interruption stops
 //! guest code, and a timer around the call stops a guest waiting in the
-//! host.
+//! host. All of it is one code path, [`Plugin::run`], whatever the export.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,6 +30,7 @@ use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use super::bindings::{async_handler, config, identity, logging, observability, secrets, types};
 use super::boundary;
 use super::capabilities::Capabilities;
+use super::instance_pool::{InstancePool, ReadyInstance, ReusePolicy, WhyNotReused};
 use super::instance_state::{InstanceState, LogContext};
 use crate::limits::Limits;
 
@@ -69,11 +73,17 @@ pub struct Plugin {
     /// What the plugin's manifest grants.
     pub capabilities: Arc<Capabilities>,
     pre: InstancePre<InstanceState>,
+    /// Where `describe` is (also called once before a reusable instance is
+    /// committed).
+    identity: identity::GuestIndices,
     handler: Handler,
     /// One permit per call allowed to run at once (`max_concurrent_calls`).
     calls: Semaphore,
     /// Whether the engine meters fuel (then every store needs some).
     meters_fuel: bool,
+    /// Idle instances kept between calls, when the manifest enables
+    /// `[reuse]` (the component was then rewritten to be resettable).
+    pool: Option<InstancePool>,
 }
 
 /// Why a call did not produce an answer from the agent.
@@ -151,7 +161,10 @@ pub fn host_linker(engine: &Engine) -> anyhow::Result<Linker<InstanceState>> {
 }
 
 impl Plugin {
-    /// Links `component`, checks its exports and asks it who it is.
+    /// Links `component`, checks its exports and asks it who it is. With
+    /// `reuse`, `component` must be the rewritten one (it exports the
+    /// commits and resets of `instance_pool`).
+    #[allow(clippy::too_many_arguments)]
     pub async fn load(
         linker: &Linker<InstanceState>,
         component: &Component,
@@ -160,6 +173,7 @@ impl Plugin {
         size: u64,
         limits: Limits,
         capabilities: Arc<Capabilities>,
+        reuse: Option<ReusePolicy>,
     ) -> anyhow::Result<Plugin> {
         let pre = linker.instantiate_pre(component).map_err(|e| {
             anyhow::anyhow!(
@@ -198,6 +212,9 @@ impl Plugin {
                  restart it after adding one)"
             );
         }
+        let pool = reuse
+            .map(|policy| InstancePool::new(component, policy))
+            .transpose()?;
         let mut plugin = Plugin {
             file,
             sha256,
@@ -210,22 +227,21 @@ impl Plugin {
             limits,
             capabilities,
             pre,
+            identity: identity.clone(),
             handler,
             meters_fuel,
+            pool,
         };
         let context = LogContext {
             plugin: plugin.file.display().to_string(),
             task: "describe".into(),
         };
         let info = plugin
-            .timed(async {
-                let (mut store, guest) =
-                    plugin.prepare(context, |s, i| identity.load(s, i)).await?;
-                plugin
-                    .in_guest(guest.call_describe(&mut store))
-                    .await
-                    .map_err(|e| plugin.classify(e, &store))
-            })
+            .run(
+                context,
+                |s, i| identity.load(s, i),
+                async |store, guest| guest.call_describe(store).await,
+            )
             .await
             .context("describe failed")?;
         validate_info(&info)?;
@@ -264,12 +280,11 @@ impl Plugin {
         let handler = self.async_handler("create")?;
         let _slot = self.admit(boundary::task(task)).await?;
         let answer = self
-            .timed(async {
-                let (mut store, guest) = self.prepare(context, |s, i| handler.load(s, i)).await?;
-                self.in_guest(guest.call_create(&mut store, task))
-                    .await
-                    .map_err(|e| self.classify(e, &store))
-            })
+            .run(
+                context,
+                |s, i| handler.load(s, i),
+                async |store, guest| guest.call_create(store, task).await,
+            )
             .await?;
         self.check_output(boundary::answer(&answer, |meta| meta.len() as u64))?;
         Ok(answer)
@@ -283,12 +298,11 @@ impl Plugin {
         let handler = self.async_handler("get")?;
         let _slot = self.admit(boundary::handle(handle)).await?;
         let answer = self
-            .timed(async {
-                let (mut store, guest) = self.prepare(context, |s, i| handler.load(s, i)).await?;
-                self.in_guest(guest.call_get(&mut store, handle))
-                    .await
-                    .map_err(|e| self.classify(e, &store))
-            })
+            .run(
+                context,
+                |s, i| handler.load(s, i),
+                async |store, guest| guest.call_get(store, handle).await,
+            )
             .await?;
         self.check_output(boundary::answer(&answer, boundary::resource))?;
         Ok(answer)
@@ -302,12 +316,11 @@ impl Plugin {
         let handler = self.async_handler("delete")?;
         let _slot = self.admit(boundary::handle(handle)).await?;
         let answer = self
-            .timed(async {
-                let (mut store, guest) = self.prepare(context, |s, i| handler.load(s, i)).await?;
-                self.in_guest(guest.call_delete(&mut store, handle))
-                    .await
-                    .map_err(|e| self.classify(e, &store))
-            })
+            .run(
+                context,
+                |s, i| handler.load(s, i),
+                async |store, guest| guest.call_delete(store, handle).await,
+            )
             .await?;
         self.check_output(boundary::answer(&answer, |()| 0))?;
         Ok(answer)
@@ -325,12 +338,11 @@ impl Plugin {
             .admit(boundary::handle(handle) + query_bytes as u64)
             .await?;
         let answer = self
-            .timed(async {
-                let (mut store, guest) = self.prepare(context, |s, i| indices.load(s, i)).await?;
-                self.in_guest(guest.call_get_metrics(&mut store, handle, query))
-                    .await
-                    .map_err(|e| self.classify(e, &store))
-            })
+            .run(
+                context,
+                |s, i| indices.load(s, i),
+                async |store, guest| guest.call_get_metrics(store, handle, query).await,
+            )
             .await?;
         self.check_output(boundary::answer(&answer, |m| boundary::metrics(m)))?;
         Ok(answer)
@@ -348,12 +360,11 @@ impl Plugin {
             .admit(boundary::handle(handle) + token.len() as u64)
             .await?;
         let answer = self
-            .timed(async {
-                let (mut store, guest) = self.prepare(context, |s, i| indices.load(s, i)).await?;
-                self.in_guest(guest.call_get_logs(&mut store, handle, lines, token))
-                    .await
-                    .map_err(|e| self.classify(e, &store))
-            })
+            .run(
+                context,
+                |s, i| indices.load(s, i),
+                async |store, guest| guest.call_get_logs(store, handle, lines, token).await,
+            )
             .await?;
         self.check_output(boundary::answer(&answer, boundary::log_page))?;
         Ok(answer)
@@ -370,16 +381,20 @@ impl Plugin {
         type DoFunc = (Result<types::Resource, types::AgentError>,);
         let _slot = self.admit(boundary::task(task)).await?;
         let (result,) = self
-            .timed(async {
-                let (mut store, func) = self
-                    .prepare(context, |s, i| {
-                        i.get_typed_func::<(&types::Task,), DoFunc>(s, &handler.do_export)
-                    })
-                    .await?;
-                self.in_guest(func.call_async(&mut store, (task,)))
-                    .await
-                    .map_err(|e| self.classify(e, &store))
-            })
+            .run(
+                context,
+                // Typed inside the call: a `TypedFunc` over `&Task` carries the
+                // task's lifetime, which the call's future may not (rustc
+                // cannot then prove it `Send`).
+                |s, i| {
+                    i.get_func(s, handler.do_export)
+                        .ok_or_else(|| wasmtime::Error::msg("the `do` export is missing"))
+                },
+                async |store, func| {
+                    let func = func.typed::<(&types::Task,), DoFunc>(&*store)?;
+                    func.call_async(store, (task,)).await
+                },
+            )
             .await?;
         self.check_output(boundary::answer(&result, boundary::resource))?;
         Ok(result)
@@ -416,10 +431,52 @@ impl Plugin {
         }
     }
 
-    /// Runs `call` (a fresh instance and one guest call) under the plugin's
-    /// wall-clock limit. The epoch deadline stops guest code; this also
-    /// stops a guest that waits inside the host (a sleep, a slow response),
-    /// by dropping the call with its instance.
+    /// The one path every call takes: an instance for it (an idle one of
+    /// the pool, else a fresh one) with the plugin's limits armed, its
+    /// export looked up by `load`, one `call` into that export under the
+    /// plugin's wall-clock limit; then, with `[reuse]`, the instance goes
+    /// back to the pool if [`instance_pool::may_reuse`] allows (its resets
+    /// run within the same deadline), else it is dropped.
+    ///
+    /// [`instance_pool::may_reuse`]: super::instance_pool::may_reuse
+    async fn run<G, T>(
+        &self,
+        context: LogContext,
+        load: impl FnOnce(&mut Store<InstanceState>, &Instance) -> wasmtime::Result<G>,
+        call: impl AsyncFnOnce(&mut Store<InstanceState>, G) -> wasmtime::Result<T>,
+    ) -> Result<T, CallError> {
+        let deadline = Instant::now() + self.limits.call_timeout;
+        let (result, ready) = self
+            .timed(async {
+                let mut ready = self.ready_instance(context, deadline).await?;
+                let guest = load(&mut ready.store, &ready.instance)
+                    .map_err(|e| self.classify(e, &ready.store))?;
+                let result = self.in_guest(call(&mut ready.store, guest)).await;
+                Ok((result, ready))
+            })
+            .await?;
+        let answer = result.map_err(|e| self.classify(e, &ready.store));
+        if let Some(pool) = &self.pool {
+            let fuel = self
+                .meters_fuel
+                .then(|| self.limits.fuel.unwrap_or(u64::MAX));
+            match pool.give_back(ready, answer.is_ok(), fuel).await {
+                Ok(()) => {}
+                // Unexpected: the rewrite's reset itself failed.
+                Err(why @ WhyNotReused::ResetFailed { .. }) => {
+                    tracing::warn!(plugin = %self.display_name(), "instance dropped: {why}")
+                }
+                Err(why) => {
+                    tracing::debug!(plugin = %self.display_name(), "instance dropped: {why}")
+                }
+            }
+        }
+        answer
+    }
+
+    /// Runs `call` under the plugin's wall-clock limit. The epoch deadline
+    /// stops guest code; this also stops a guest that waits inside the host
+    /// (a sleep, a slow response), by dropping the call with its instance.
     async fn timed<T>(
         &self,
         call: impl Future<Output = Result<T, CallError>>,
@@ -482,27 +539,65 @@ impl Plugin {
         }
     }
 
-    /// A fresh instance with one of its exports looked up by `load`.
-    async fn prepare<G>(
+    /// An instance for one call ending at `deadline`, with this plugin's
+    /// limits armed: an idle one of the pool, given a fresh per-call
+    /// context, when there is one; else a fresh one.
+    async fn ready_instance(
         &self,
         context: LogContext,
-        load: impl FnOnce(&mut Store<InstanceState>, &Instance) -> wasmtime::Result<G>,
-    ) -> Result<(Store<InstanceState>, G), CallError> {
-        let (mut store, instance) = self.instantiate(context).await?;
-        let guest = load(&mut store, &instance).map_err(|e| self.classify(e, &store))?;
-        Ok((store, guest))
+        deadline: Instant,
+    ) -> Result<ReadyInstance, CallError> {
+        if let Some(mut ready) = self.pool.as_ref().and_then(InstancePool::take) {
+            ready.store.data_mut().start_call(context);
+            self.arm(&mut ready.store, deadline)?;
+            self.capabilities.metrics.reused();
+            return Ok(ready);
+        }
+        self.instantiate(context, deadline).await
     }
 
-    /// A fresh instance in a fresh store, with this plugin's limits armed.
+    /// A fresh instance in a fresh store, with this plugin's limits armed;
+    /// with `[reuse]`, committed (the state its resets return to).
     async fn instantiate(
         &self,
         context: LogContext,
-    ) -> Result<(Store<InstanceState>, Instance), CallError> {
+        deadline: Instant,
+    ) -> Result<ReadyInstance, CallError> {
         let mut store = Store::new(
             self.pre.engine(),
             InstanceState::new(self.limits.memory_bytes, context, self.capabilities.clone()),
         );
         store.limiter(|state| &mut state.limits);
+        self.arm(&mut store, deadline)?;
+        let started = Instant::now();
+        let instance = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| self.classify(e, &store))?;
+        let mut ready = ReadyInstance::new(store, instance);
+        if let Some(pool) = &self.pool {
+            // One call without task data first: what a runtime sets up on
+            // its first call belongs in the committed state.
+            let identity = self
+                .identity
+                .load(&mut ready.store, &ready.instance)
+                .map_err(|e| self.classify(e, &ready.store))?;
+            identity
+                .call_describe(&mut ready.store)
+                .await
+                .map_err(|e| self.classify(e, &ready.store))?;
+            pool.commit(&mut ready)
+                .await
+                .map_err(|e| self.classify(e, &ready.store))?;
+        }
+        self.capabilities.metrics.instantiated(started.elapsed());
+        Ok(ready)
+    }
+
+    /// Arms the wall-clock deadline and the fuel of one call in `store`
+    /// (a fresh one, or a reused one whose earlier call left them spent).
+    fn arm(&self, store: &mut Store<InstanceState>, deadline: Instant) -> Result<(), CallError> {
         // Each epoch tick (10 ms) of guest execution checks the wall-clock
         // deadline and otherwise yields to the async runtime, so a guest
         // that computes for long never holds a worker thread: other calls
@@ -511,7 +606,6 @@ impl Plugin {
         // else was ready and polled for network events; a plain wake-up
         // would be resumed first and let new requests wait for tokio's
         // periodic I/O poll (61 polls, over half a second of busy guests).
-        let deadline = Instant::now() + self.limits.call_timeout;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
             Ok(if Instant::now() >= deadline {
@@ -522,16 +616,9 @@ impl Plugin {
         });
         if self.meters_fuel {
             let fuel = self.limits.fuel.unwrap_or(u64::MAX);
-            store.set_fuel(fuel).map_err(|e| self.classify(e, &store))?;
+            store.set_fuel(fuel).map_err(|e| self.classify(e, store))?;
         }
-        let started = Instant::now();
-        let instance = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| self.classify(e, &store))?;
-        self.capabilities.metrics.instantiated(started.elapsed());
-        Ok((store, instance))
+        Ok(())
     }
 
     /// Turns a wasmtime error into the reason a caller can act on.

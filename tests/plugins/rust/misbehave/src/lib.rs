@@ -15,6 +15,7 @@
 //! | `compute` | `iterations` rounds of integer arithmetic (input), then succeeds with `{"result": ...}` |
 //! | `ok` | succeeds at once with no outputs |
 //! | `remember` | writes `secret` (input) into initialised data, the heap and freshly grown memory, then scans all of linear memory for what earlier calls wrote: `{"seen": [...], "found_own": n}` |
+//! | `scan` | writes nothing itself: scans all of linear memory for marked secrets (as `remember`), so that what the host wrote (the task's inputs) is all there is to find |
 //!
 //! `open_file` and `connect_socket` succeed only if the sandbox let the
 //! guest through; the tests treat that as a failure of the host.
@@ -24,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use hangar_agent::{AgentError, AgentInfo, Map, Resource, SyncAgent, Task, Value, json};
 
-const CATEGORIES: [&str; 11] = [
+const CATEGORIES: [&str; 12] = [
     "spin",
     "memory_bomb",
     "deep_recursion",
@@ -36,6 +37,7 @@ const CATEGORIES: [&str; 11] = [
     "compute",
     "ok",
     "remember",
+    "scan",
 ];
 
 struct Misbehave;
@@ -60,6 +62,7 @@ impl SyncAgent for Misbehave {
             "compute" => compute(&task),
             "ok" => Ok(Resource::succeeded()),
             "remember" => remember(&task),
+            "scan" => scan(&task),
             other => Err(AgentError::non_recoverable(format!(
                 "misbehave agent has no task type `{other}`"
             ))
@@ -258,6 +261,20 @@ fn remember(task: &Task) -> Result<Resource, AgentError> {
     std::mem::forget(heap);
     write_to_grown_memory(&marked);
 
+    Ok(scan_for(&secret))
+}
+
+/// Only the scan of `remember`: the marked secrets in memory are the ones
+/// the host wrote with the inputs (and the SDK's parsed copy of them).
+fn scan(task: &Task) -> Result<Resource, AgentError> {
+    let secret: String = task.input("secret")?;
+    Ok(scan_for(&secret))
+}
+
+/// Scans every byte of linear memory for marked secrets: `secret`'s own
+/// copies are counted, any other came from an earlier call.
+fn scan_for(secret: &str) -> Resource {
+    let (start, end) = marker_parts();
     let mut seen = std::collections::BTreeSet::new();
     let mut found_own = 0u64;
     for found in scan_linear_memory(&start, &end) {
@@ -270,7 +287,7 @@ fn remember(task: &Task) -> Result<Resource, AgentError> {
     let mut outputs = Map::new();
     outputs.insert("seen".into(), json!(seen.into_iter().collect::<Vec<_>>()));
     outputs.insert("found_own".into(), json!(found_own));
-    Ok(Resource::succeeded().with_outputs(outputs))
+    Resource::succeeded().with_outputs(outputs)
 }
 
 #[cfg(target_arch = "wasm32")]
