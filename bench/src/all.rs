@@ -209,7 +209,7 @@ fn load_target(
             let sample = rpc == Rpc::Create && c == 16;
             let sampler = sample.then(|| RssSampler::start(server.pid()));
             // Hangar's own split of a call, at concurrency 1 (no queueing).
-            let split_from = (c == 1 && matches!(target, Target::Hangar(_)))
+            let split_from = (c == 1 && target.hangar().is_some())
                 .then(|| call_split::scrape_or_note(server.metrics.as_deref()))
                 .flatten();
             let outcome = runtime
@@ -247,7 +247,7 @@ fn load_target(
         }
     }
     let what = match target {
-        Target::Hangar(_) => format!("{name} (its 2 echo plugins)"),
+        Target::Hangar(_) | Target::HangarReuse(_) => format!("{name} (its 2 echo plugins)"),
         _ => name.clone(),
     };
     let loaded = server

@@ -274,7 +274,9 @@ impl Report {
              responses (what no agent host can beat here); **flytekit** = flytekit 1.16.31 \
              `pyflyte serve agent` with `bench/flytekit/echo_agents.py`; **hangar-LANG** = \
              `hangar serve` with that language's echo agents (async and sync), default \
-             settings.\n\n",
+             settings (a fresh instance per call); **hangar-LANG-reuse** = the same with \
+             `[reuse] enabled = true` in each agent's manifest (instances kept and reset between \
+             calls, docs/manifest.md).\n\n",
         );
 
         self.render_targets(&mut md);
@@ -325,49 +327,56 @@ impl Report {
             };
             let _ = writeln!(md, "| {what} | {shown} | {goal_text} | {met} |");
         };
-        let rust = self.rps("hangar-rust", Rpc::Create, c);
-        let r = rust.zip(fk).map(|(a, b)| a / b);
-        check(
-            "Rust echo, CreateTask c=16, rps vs flytekit",
-            r,
-            12.0,
-            ratio(rust, fk),
-            ">= 12x",
-            true,
-        );
-        let r = rust.zip(floor).map(|(a, b)| a / b);
-        check(
-            "Rust echo, CreateTask c=16, rps vs floor",
-            r,
-            0.6,
-            ratio(rust, floor),
-            ">= 0.6x",
-            true,
-        );
-        let (hp99, fp99) = (
-            self.p99("hangar-rust", Rpc::Create, c),
-            self.p99("flytekit", Rpc::Create, c),
-        );
-        let r = hp99.zip(fp99).map(|(a, b)| a / b);
-        check(
-            "Rust echo, CreateTask c=16, p99 vs flytekit",
-            r,
-            0.1 + 1e-12,
-            ratio(hp99, fp99),
-            "<= 0.1x",
-            false,
-        );
-        for (lang, goal) in [("python", 3.0), ("js", 5.0), ("go", 5.0)] {
-            let rps = self.rps(&format!("hangar-{lang}"), Rpc::Create, c);
-            let r = rps.zip(fk).map(|(a, b)| a / b);
+        // Each goal for a fresh instance per call (the default) and for
+        // `[reuse] enabled = true` (instances kept and reset between calls).
+        for (suffix, how) in [
+            ("", "fresh instance per call"),
+            ("-reuse", "instances reused"),
+        ] {
+            let rust = self.rps(&format!("hangar-rust{suffix}"), Rpc::Create, c);
+            let r = rust.zip(fk).map(|(a, b)| a / b);
             check(
-                &format!("{lang} echo, CreateTask c=16, rps vs flytekit"),
+                &format!("Rust echo ({how}), CreateTask c=16, rps vs flytekit"),
                 r,
-                goal,
-                ratio(rps, fk),
-                &format!(">= {goal}x"),
+                12.0,
+                ratio(rust, fk),
+                ">= 12x",
                 true,
             );
+            let r = rust.zip(floor).map(|(a, b)| a / b);
+            check(
+                &format!("Rust echo ({how}), CreateTask c=16, rps vs floor"),
+                r,
+                0.6,
+                ratio(rust, floor),
+                ">= 0.6x",
+                true,
+            );
+            let (hp99, fp99) = (
+                self.p99(&format!("hangar-rust{suffix}"), Rpc::Create, c),
+                self.p99("flytekit", Rpc::Create, c),
+            );
+            let r = hp99.zip(fp99).map(|(a, b)| a / b);
+            check(
+                &format!("Rust echo ({how}), CreateTask c=16, p99 vs flytekit"),
+                r,
+                0.1 + 1e-12,
+                ratio(hp99, fp99),
+                "<= 0.1x",
+                false,
+            );
+            for (lang, goal) in [("python", 3.0), ("js", 5.0), ("go", 5.0)] {
+                let rps = self.rps(&format!("hangar-{lang}{suffix}"), Rpc::Create, c);
+                let r = rps.zip(fk).map(|(a, b)| a / b);
+                check(
+                    &format!("{lang} echo ({how}), CreateTask c=16, rps vs flytekit"),
+                    r,
+                    goal,
+                    ratio(rps, fk),
+                    &format!(">= {goal}x"),
+                    true,
+                );
+            }
         }
         let twenty = self.startup.iter().find(|s| s.plugins == 20);
         let cached = twenty
@@ -724,19 +733,19 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| Rust echo, CreateTask c=16, rps vs flytekit | 15.0x | >= 12x | yes |"),
+            md.contains("| Rust echo (fresh instance per call), CreateTask c=16, rps vs flytekit | 15.0x | >= 12x | yes |"),
             "{md}"
         );
         assert!(
-            md.contains("| Rust echo, CreateTask c=16, rps vs floor | 0.75x | >= 0.6x | yes |"),
+            md.contains("| Rust echo (fresh instance per call), CreateTask c=16, rps vs floor | 0.75x | >= 0.6x | yes |"),
             "{md}"
         );
         assert!(
-            md.contains("| Rust echo, CreateTask c=16, p99 vs flytekit | 0.02x | <= 0.1x | yes |"),
+            md.contains("| Rust echo (fresh instance per call), CreateTask c=16, p99 vs flytekit | 0.02x | <= 0.1x | yes |"),
             "{md}"
         );
         assert!(
-            md.contains("| go echo, CreateTask c=16, rps vs flytekit | - | >= 5x | not measured |"),
+            md.contains("| go echo (fresh instance per call), CreateTask c=16, rps vs flytekit | - | >= 5x | not measured |"),
             "{md}"
         );
         // Overhead: 80 - 50 µs, mean and p50 alike.
@@ -763,7 +772,7 @@ mod tests {
         let md = report.render();
         assert!(
             md.contains(
-                "| python echo, CreateTask c=16, rps vs flytekit | 2.00x | >= 3x | **no** |"
+                "| python echo (fresh instance per call), CreateTask c=16, rps vs flytekit | 2.00x | >= 3x | **no** |"
             ),
             "{md}"
         );

@@ -82,6 +82,9 @@ pub enum Target {
     Flytekit,
     /// `hangar serve` with one language's echo agents.
     Hangar(Language),
+    /// The same, with `[reuse] enabled = true` in each agent's manifest
+    /// (instances kept and reset between calls).
+    HangarReuse(Language),
 }
 
 impl Target {
@@ -89,6 +92,7 @@ impl Target {
     pub fn all() -> Vec<Target> {
         let mut all = vec![Target::Floor, Target::Flytekit];
         all.extend(LANGUAGES.iter().copied().map(Target::Hangar));
+        all.extend(LANGUAGES.iter().copied().map(Target::HangarReuse));
         all
     }
 
@@ -98,6 +102,16 @@ impl Target {
             Target::Floor => "floor".to_owned(),
             Target::Flytekit => "flytekit".to_owned(),
             Target::Hangar(lang) => format!("hangar-{}", lang.name),
+            Target::HangarReuse(lang) => format!("hangar-{}-reuse", lang.name),
+        }
+    }
+
+    /// The language and whether instances are reused, for Hangar targets.
+    pub fn hangar(&self) -> Option<(&Language, bool)> {
+        match self {
+            Target::Hangar(lang) => Some((lang, false)),
+            Target::HangarReuse(lang) => Some((lang, true)),
+            Target::Floor | Target::Flytekit => None,
         }
     }
 
@@ -116,7 +130,7 @@ impl Target {
     pub fn async_type(&self) -> &'static str {
         match self {
             Target::Floor | Target::Flytekit => "echo",
-            Target::Hangar(lang) => lang.async_type,
+            Target::Hangar(lang) | Target::HangarReuse(lang) => lang.async_type,
         }
     }
 
@@ -124,7 +138,7 @@ impl Target {
     pub fn sync_type(&self) -> &'static str {
         match self {
             Target::Floor | Target::Flytekit => "echo_sync",
-            Target::Hangar(lang) => lang.sync_type,
+            Target::Hangar(lang) | Target::HangarReuse(lang) => lang.sync_type,
         }
     }
 
@@ -139,7 +153,7 @@ impl Target {
                     paths.pyflyte.display()
                 )
             }),
-            Target::Hangar(lang) => {
+            Target::Hangar(lang) | Target::HangarReuse(lang) => {
                 if !paths.hangar.is_file() {
                     return Some(format!(
                         "missing: {} (cargo build --release -p hangar)",
@@ -330,9 +344,11 @@ pub fn start_hangar(
     )
 }
 
-/// Copies one language's echo agents into a fresh plugin directory.
-pub fn hangar_plugin_dir(paths: &Paths, lang: &Language) -> Result<PathBuf> {
-    let dir = paths.work.join(format!("plugins-{}", lang.name));
+/// Copies one language's echo agents into a fresh plugin directory; with
+/// `reuse`, each gets a manifest that turns instance reuse on.
+pub fn hangar_plugin_dir(paths: &Paths, lang: &Language, reuse: bool) -> Result<PathBuf> {
+    let suffix = if reuse { "-reuse" } else { "" };
+    let dir = paths.work.join(format!("plugins-{}{suffix}", lang.name));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for file in [lang.async_file, lang.sync_file] {
@@ -340,6 +356,11 @@ pub fn hangar_plugin_dir(paths: &Paths, lang: &Language) -> Result<PathBuf> {
         let name = from.file_name().context("plugin path has no file name")?;
         std::fs::copy(&from, dir.join(name))
             .with_context(|| format!("cannot copy {}", from.display()))?;
+        if reuse {
+            let manifest = dir.join(name).with_extension("toml");
+            std::fs::write(&manifest, "[reuse]\nenabled = true\n")
+                .with_context(|| format!("cannot write {}", manifest.display()))?;
+        }
     }
     Ok(dir)
 }
@@ -402,7 +423,11 @@ pub fn start(paths: &Paths, target: &Target, cache: &Cache) -> Result<Server> {
         Target::Floor => start_floor(paths),
         Target::Flytekit => start_flytekit(paths),
         Target::Hangar(lang) => {
-            let dir = hangar_plugin_dir(paths, lang)?;
+            let dir = hangar_plugin_dir(paths, lang, false)?;
+            start_hangar(paths, &dir, cache, &target.name())
+        }
+        Target::HangarReuse(lang) => {
+            let dir = hangar_plugin_dir(paths, lang, true)?;
             start_hangar(paths, &dir, cache, &target.name())
         }
     }
