@@ -9,9 +9,11 @@
 use anyhow::{Context, Result, bail};
 use wasm_encoder::reencode::{self, Reencode, ReencodeComponent};
 use wasm_encoder::{ComponentExportKind, ExportKind};
-use wasmparser::component_types::ComponentEntityType;
 use wasmparser::types::TypesRef;
-use wasmparser::{CanonicalFunction, CanonicalOption, ExternalKind, Parser, Payload};
+use wasmparser::{
+    CanonicalFunction, CanonicalOption, ComponentExternalKind, ComponentTypeRef, ExternalKind,
+    Parser, Payload,
+};
 
 use super::Journal;
 use super::module::{
@@ -22,16 +24,37 @@ use super::module::{
 pub const COMMIT_PREFIX: &str = "hangar-commit-";
 pub const RESET_PREFIX: &str = "hangar-reset-";
 
+/// A core instance of the top-level component.
 enum CoreInstance {
-    Module(u32),
-    Exports,
+    /// A module instantiated with (argument name, core instance) pairs.
+    Module {
+        module: u32,
+        args: Vec<(String, u32)>,
+    },
+    /// A bag of exports: (name, core function) for each function in it.
+    Exports(Vec<(String, u32)>),
 }
 
+/// A core function of the top-level component.
 enum CoreFunc {
     /// An export of a core instance.
     Alias { instance: u32, name: String },
-    /// Made by a canonical built-in (a lowered import, a resource drop...).
-    Canonical,
+    /// `canon lower` of component function `func`: the host's code.
+    Lowered { func: u32 },
+    /// Another canonical built-in (a resource drop or rep).
+    Builtin,
+}
+
+/// A component function of the top-level component, as far as lowering
+/// needs to know: which import it is.
+enum ComponentFunc {
+    /// `field` of the imported instance `instance` (`$root` for a bare
+    /// imported function).
+    Imported {
+        instance: String,
+        field: String,
+    },
+    Other,
 }
 
 /// What the first pass learns about the top-level component.
@@ -58,6 +81,8 @@ fn component_facts(bytes: &[u8]) -> Result<ComponentFacts> {
     let mut instances = Vec::new();
     let mut funcs = Vec::new();
     let mut reallocs = Vec::new();
+    let mut component_instances: Vec<Option<String>> = Vec::new();
+    let mut component_funcs: Vec<ComponentFunc> = Vec::new();
     let mut memory_aliases = 0;
     // Nested modules and components: their payloads come between their
     // section and their End.
@@ -83,43 +108,108 @@ fn component_facts(bytes: &[u8]) -> Result<ComponentFacts> {
             Payload::InstanceSection(reader) => {
                 for instance in reader {
                     instances.push(match instance? {
-                        wasmparser::Instance::Instantiate { module_index, .. } => {
-                            CoreInstance::Module(module_index)
+                        wasmparser::Instance::Instantiate { module_index, args } => {
+                            CoreInstance::Module {
+                                module: module_index,
+                                args: args.iter().map(|a| (a.name.to_string(), a.index)).collect(),
+                            }
                         }
-                        wasmparser::Instance::FromExports(_) => CoreInstance::Exports,
+                        wasmparser::Instance::FromExports(exports) => CoreInstance::Exports(
+                            exports
+                                .iter()
+                                .filter(|e| e.kind == ExternalKind::Func)
+                                .map(|e| (e.name.to_string(), e.index))
+                                .collect(),
+                        ),
                     });
+                }
+            }
+            Payload::ComponentImportSection(reader) => {
+                for import in reader {
+                    let import = import?;
+                    let name = import.name.name.to_string();
+                    match import.ty {
+                        ComponentTypeRef::Instance(_) => component_instances.push(Some(name)),
+                        ComponentTypeRef::Func(_) => {
+                            component_funcs.push(ComponentFunc::Imported {
+                                instance: "$root".to_string(),
+                                field: name,
+                            })
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Payload::ComponentInstanceSection(reader) => {
+                for instance in reader {
+                    instance?;
+                    component_instances.push(None);
+                }
+            }
+            Payload::ComponentExportSection(reader) => {
+                // An export is a new item of its kind.
+                for export in reader {
+                    match export?.kind {
+                        ComponentExternalKind::Func => component_funcs.push(ComponentFunc::Other),
+                        ComponentExternalKind::Instance => component_instances.push(None),
+                        _ => {}
+                    }
                 }
             }
             Payload::ComponentAliasSection(reader) => {
                 for alias in reader {
-                    if let wasmparser::ComponentAlias::CoreInstanceExport {
-                        kind,
-                        instance_index,
-                        name,
-                    } = alias?
-                    {
-                        match kind {
+                    match alias? {
+                        wasmparser::ComponentAlias::CoreInstanceExport {
+                            kind,
+                            instance_index,
+                            name,
+                        } => match kind {
                             ExternalKind::Func => funcs.push(CoreFunc::Alias {
                                 instance: instance_index,
                                 name: name.to_string(),
                             }),
                             ExternalKind::Memory => memory_aliases += 1,
                             _ => {}
-                        }
+                        },
+                        wasmparser::ComponentAlias::InstanceExport {
+                            kind,
+                            instance_index,
+                            name,
+                        } => match kind {
+                            ComponentExternalKind::Func => {
+                                let from = component_instances.get(instance_index as usize);
+                                component_funcs.push(match from {
+                                    Some(Some(instance)) => ComponentFunc::Imported {
+                                        instance: instance.clone(),
+                                        field: name.to_string(),
+                                    },
+                                    _ => ComponentFunc::Other,
+                                });
+                            }
+                            ComponentExternalKind::Instance => component_instances.push(None),
+                            _ => {}
+                        },
+                        wasmparser::ComponentAlias::Outer { .. } => {}
                     }
                 }
             }
             Payload::ComponentCanonicalSection(reader) => {
                 for canonical in reader {
                     let options = match canonical? {
-                        CanonicalFunction::Lift { options, .. } => options,
-                        CanonicalFunction::Lower { options, .. } => {
-                            funcs.push(CoreFunc::Canonical);
+                        CanonicalFunction::Lift { options, .. } => {
+                            component_funcs.push(ComponentFunc::Other);
+                            options
+                        }
+                        CanonicalFunction::Lower {
+                            func_index,
+                            options,
+                        } => {
+                            funcs.push(CoreFunc::Lowered { func: func_index });
                             options
                         }
                         CanonicalFunction::ResourceDrop { .. }
                         | CanonicalFunction::ResourceRep { .. } => {
-                            funcs.push(CoreFunc::Canonical);
+                            funcs.push(CoreFunc::Builtin);
                             continue;
                         }
                         CanonicalFunction::ResourceNew { .. } => bail!(
@@ -154,41 +244,30 @@ fn component_facts(bytes: &[u8]) -> Result<ComponentFacts> {
         let Some(CoreFunc::Alias { instance, name }) = funcs.get(func as usize) else {
             bail!("a realloc that is not a core module's export");
         };
-        let Some(CoreInstance::Module(m)) = instances.get(*instance as usize) else {
+        let Some(CoreInstance::Module { module, .. }) = instances.get(*instance as usize) else {
             bail!("realloc {name:?} is not a core module's own export");
         };
-        let plan = &mut plans[*m as usize];
+        let plan = &mut plans[*module as usize];
         if !plan.reallocs.contains(name) {
             plan.reallocs.push(name.clone());
         }
     }
-    for (m, facts) in modules.iter().enumerate() {
-        for (i, (module_name, field, _)) in facts.imported_funcs.iter().enumerate() {
-            let Some((params, 0)) = facts.import_shape(i) else {
-                continue;
-            };
-            let Some(size) = return_area(types, module_name, field)? else {
-                continue;
-            };
-            if params == 0 {
-                bail!("host function {module_name}#{field} returns results but takes no pointer");
-            }
-            if !facts.journals() {
-                bail!(
-                    "host function {module_name}#{field} is imported by a module without the memory"
-                );
-            }
-            plans[m].return_areas.push((i as u32, size));
-        }
-    }
+    let graph = Graph {
+        types,
+        modules: &modules,
+        instances: &instances,
+        funcs: &funcs,
+        component_funcs: &component_funcs,
+    };
+    graph.plan_return_areas(&mut plans)?;
 
     let mut owner_instance = None;
     let mut resettable_instances = Vec::new();
     for (index, instance) in instances.iter().enumerate() {
-        let CoreInstance::Module(m) = instance else {
+        let CoreInstance::Module { module, .. } = instance else {
             continue;
         };
-        let facts = &modules[*m as usize];
+        let facts = &modules[*module as usize];
         if facts.role == Role::Owner {
             if owner_instance.is_some() {
                 bail!("more than one core instance defines a memory");
@@ -210,24 +289,167 @@ fn component_facts(bytes: &[u8]) -> Result<ComponentFacts> {
     })
 }
 
-/// Bytes the host writes at the return pointer of the component import
-/// `field` of instance `module` (`$root` for a bare function), if it is a
-/// host function with results.
-pub(super) fn return_area(types: TypesRef<'_>, module: &str, field: &str) -> Result<Option<u32>> {
-    let item = if module == "$root" {
-        types.component_item_for_import(field).map(|i| &i.ty)
-    } else {
-        match types.component_item_for_import(module).map(|i| &i.ty) {
-            Some(ComponentEntityType::Instance(id)) => types[*id].exports.get(field).map(|i| &i.ty),
-            _ => None,
+/// How the top-level component wires its core functions, for finding the
+/// host functions that write results at a return pointer.
+struct Graph<'a> {
+    types: TypesRef<'a>,
+    modules: &'a [Facts],
+    instances: &'a [CoreInstance],
+    funcs: &'a [CoreFunc],
+    component_funcs: &'a [ComponentFunc],
+}
+
+/// Where a core module's imported function comes from.
+enum Source {
+    /// `canon lower` of component function `func`.
+    Host(u32),
+    /// An export of an instance of module `module`.
+    Module(u32),
+    /// A canonical built-in, or nothing this rewrite needs to follow.
+    Other,
+}
+
+impl Graph<'_> {
+    /// Finds, for every function a core module imports, whether the host
+    /// writes results at its return pointer, and how many bytes: exactly
+    /// when the import is a lowered host function; by its WIT name when it
+    /// comes through a module without memory (the trampolines
+    /// wit-component puts in front of imports that need the memory before
+    /// it exists). Every lowered host function with a return area must be
+    /// found one way or the other, or the component is refused.
+    fn plan_return_areas(&self, plans: &mut [Plan]) -> Result<()> {
+        let mut covered = std::collections::BTreeSet::new();
+        for instance in self.instances {
+            let CoreInstance::Module { module, args } = instance else {
+                continue;
+            };
+            let facts = &self.modules[*module as usize];
+            for (i, (module_name, field, _)) in facts.imported_funcs.iter().enumerate() {
+                let Some((params, 0)) = facts.import_shape(i) else {
+                    continue;
+                };
+                let area = match self.source(args, module_name, field, 0) {
+                    // A module without memory that imports a host function
+                    // only passes it on (wit-component's fixup module puts
+                    // it in the trampolines' table); the calls come from
+                    // the modules that import the trampolines, below.
+                    Source::Host(_) if !facts.journals() => None,
+                    Source::Host(func) => {
+                        covered.insert(func);
+                        self.result_size(func)?
+                    }
+                    Source::Module(from) if self.modules[from as usize].role == Role::None => {
+                        let found = self.by_name(module_name, field);
+                        covered.extend(found.iter().map(|(func, _)| *func));
+                        found.first().map(|(_, size)| *size)
+                    }
+                    Source::Module(_) | Source::Other => None,
+                };
+                let Some(size) = area else {
+                    continue;
+                };
+                if params == 0 || !facts.journals() {
+                    bail!(
+                        "host function {module_name}#{field} is imported by a core module that \
+                         cannot take its results (no pointer, or no memory)"
+                    );
+                }
+                let plan = &mut plans[*module as usize];
+                if !plan.return_areas.iter().any(|(j, _)| *j == i as u32) {
+                    plan.return_areas.push((i as u32, size));
+                }
+            }
         }
-    };
-    let Some(ComponentEntityType::Func(id)) = item else {
-        return Ok(None);
-    };
-    match &types[*id].result {
-        Some(result) => Ok(Some(super::abi::layout(types, result)?.0)),
-        None => Ok(None),
+        for func in self.funcs {
+            let CoreFunc::Lowered { func } = func else {
+                continue;
+            };
+            if !covered.contains(func) && self.needs_return_area(*func)? {
+                let name = match self.component_funcs.get(*func as usize) {
+                    Some(ComponentFunc::Imported { instance, field }) => {
+                        format!("{instance}#{field}")
+                    }
+                    _ => format!("component function {func}"),
+                };
+                bail!(
+                    "host function {name} reaches core code along a path the rewrite cannot \
+                     follow, so the results the host writes could not be journaled"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Follows the import `module_name`#`field` of a module instantiated
+    /// with `args` to where it is defined.
+    fn source(&self, args: &[(String, u32)], module_name: &str, field: &str, depth: u32) -> Source {
+        let Some((_, instance)) = args.iter().find(|(name, _)| name == module_name) else {
+            return Source::Other;
+        };
+        self.export_source(*instance, field, depth)
+    }
+
+    fn export_source(&self, instance: u32, name: &str, depth: u32) -> Source {
+        match self.instances.get(instance as usize) {
+            Some(CoreInstance::Module { module, .. }) => Source::Module(*module),
+            Some(CoreInstance::Exports(items)) if depth < 8 => {
+                let Some((_, func)) = items.iter().find(|(n, _)| n == name) else {
+                    return Source::Other;
+                };
+                match self.funcs.get(*func as usize) {
+                    Some(CoreFunc::Lowered { func }) => Source::Host(*func),
+                    Some(CoreFunc::Alias { instance, name }) => {
+                        self.export_source(*instance, name, depth + 1)
+                    }
+                    _ => Source::Other,
+                }
+            }
+            _ => Source::Other,
+        }
+    }
+
+    /// The lowered host functions imported as `module_name`#`field` (the
+    /// version after `@` may differ: wit-component lowers one version of an
+    /// interface for modules built against older ones), with the size of
+    /// their results.
+    fn by_name(&self, module_name: &str, field: &str) -> Vec<(u32, u32)> {
+        let unversioned = |name: &str| name.split('@').next().unwrap_or(name).to_string();
+        let mut found = Vec::new();
+        for func in self.funcs {
+            let CoreFunc::Lowered { func } = func else {
+                continue;
+            };
+            let Some(ComponentFunc::Imported { instance, field: f }) =
+                self.component_funcs.get(*func as usize)
+            else {
+                continue;
+            };
+            if f == field
+                && unversioned(instance) == unversioned(module_name)
+                && let Ok(Some(size)) = self.result_size(*func)
+            {
+                found.push((*func, size));
+            }
+        }
+        found
+    }
+
+    /// Bytes of component function `func`'s result, if it has one.
+    fn result_size(&self, func: u32) -> Result<Option<u32>> {
+        let ty = &self.types[self.types.component_function_at(func)];
+        match &ty.result {
+            Some(result) => Ok(Some(super::abi::layout(self.types, result)?.0)),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether lowering `func` passes its results through memory.
+    fn needs_return_area(&self, func: u32) -> Result<bool> {
+        let ty = &self.types[self.types.component_function_at(func)];
+        match &ty.result {
+            Some(result) => Ok(super::abi::flat_count(self.types, result)? > 1),
+            None => Ok(false),
+        }
     }
 }
 

@@ -19,7 +19,11 @@
 //!   pointer a lowered import is given. Every function the component names
 //!   as `realloc` is wrapped to journal the bytes it hands out, and every
 //!   host import with a return area is wrapped to journal that area (its
-//!   size follows from the import's WIT type, `abi`).
+//!   size follows from the import's WIT type, `abi`). Which core imports
+//!   are such host functions is found from the component's wiring, or by
+//!   WIT name where wit-component routes them through trampolines; a host
+//!   function with a return area found neither way makes the rewrite
+//!   refuse the component (`component::Graph`).
 //! - Every mutable global and every defined table gets a shadow.
 //!
 //! Each module with state exports `hangar_commit` (the state now is the
@@ -31,7 +35,8 @@
 //!
 //! Anything the rewrite cannot follow is refused with the reason: more than
 //! one memory, core modules in nested components, atomics and SIMD stores,
-//! component-defined resources, asynchronous lifts and lowers.
+//! component-defined resources, asynchronous lifts and lowers, and host
+//! functions reached along paths it cannot follow.
 
 mod abi;
 mod component;

@@ -495,10 +495,7 @@ impl Module {
         f.instruction(&I::LocalGet(3));
         f.instruction(&I::I32GeU);
         f.instruction(&I::BrIf(1));
-        f.instruction(&I::LocalGet(2));
-        f.instruction(&I::I32Const(1));
-        f.instruction(&I::I32Add);
-        f.instruction(&I::LocalSet(2));
+        bump(&mut f, 2, 1);
         f.instruction(&I::Br(0));
         f.instruction(&I::End);
         f.instruction(&I::End);
@@ -693,10 +690,7 @@ impl Module {
         f.instruction(&I::If(BlockType::Empty));
         self.copy_block(f, 2, JOURNAL, 0);
         f.instruction(&I::End);
-        f.instruction(&I::LocalGet(2));
-        f.instruction(&I::I32Const(1));
-        f.instruction(&I::I32Add);
-        f.instruction(&I::LocalSet(2));
+        bump(f, 2, 1);
         f.instruction(&I::Br(0));
         f.instruction(&I::End);
         f.instruction(&I::End);
@@ -704,10 +698,7 @@ impl Module {
         f.instruction(&I::I64Const(0));
         f.instruction(&I::I64Store(word));
         f.instruction(&I::End);
-        f.instruction(&I::LocalGet(0));
-        f.instruction(&I::I32Const(8));
-        f.instruction(&I::I32Add);
-        f.instruction(&I::LocalSet(0));
+        bump(f, 0, 8);
         f.instruction(&I::Br(0));
         f.instruction(&I::End);
         f.instruction(&I::End);
@@ -1049,4 +1040,12 @@ fn push_virtual_size(f: &mut Function, at: i32, scratch: u32) {
     f.instruction(&I::Else);
     f.instruction(&I::MemorySize(0));
     f.instruction(&I::End);
+}
+
+/// `local += by`.
+fn bump(f: &mut Function, local: u32, by: i32) {
+    f.instruction(&Instruction::LocalGet(local));
+    f.instruction(&Instruction::I32Const(by));
+    f.instruction(&Instruction::I32Add);
+    f.instruction(&Instruction::LocalSet(local));
 }
