@@ -17,6 +17,13 @@ use crate::limits::MAX_MEMORY_MIB;
 /// wall-clock deadline and yields to the async runtime (see `plugin.rs`).
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// Set (to anything) to have wasmtime write `/tmp/perf-PID.map`, so that
+/// `perf report` names guest functions (`wasm[8]::function[4035]::
+/// _PyEval_EvalFrameDefault`) instead of showing bare addresses: how the
+/// profiles in docs/performance.md were taken. Off by default: the map
+/// grows with every module loaded and is never trimmed.
+pub const PERF_MAP_ENV: &str = "HANGAR_PERF_MAP";
+
 /// Sizing of the instance pool (how many instances may be alive at once).
 #[derive(Debug, Clone, Copy)]
 pub struct PoolSettings {
@@ -45,6 +52,9 @@ pub fn build_engine(pool: Option<PoolSettings>, fuel: bool) -> anyhow::Result<En
     config.wasm_component_model(true);
     config.epoch_interruption(true);
     config.consume_fuel(fuel);
+    if std::env::var_os(PERF_MAP_ENV).is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     if let Some(pool) = pool {
         let mut pooling = PoolingAllocationConfig::default();
         // A component such as a componentized Go or Python program holds

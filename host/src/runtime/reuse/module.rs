@@ -19,6 +19,11 @@ pub const JOURNAL_NAME: &str = "hangar:journal";
 /// Memory indices inside a journaling module (the component's memory is 0).
 pub const MAP: u32 = 1;
 pub const JOURNAL: u32 = 2;
+/// A map byte's marks: the block is in the journal (any nonzero byte
+/// means so) ...
+const JOURNALED: i32 = 1;
+/// ... and so is the block after it (`journal_pair`).
+const PAIR: i32 = 2;
 pub const COMMIT_EXPORT: &str = "hangar_commit";
 pub const RESET_EXPORT: &str = "hangar_reset";
 
@@ -319,7 +324,8 @@ impl Module {
     }
 
     // Added functions, after the module's own: journal_block, journal_range,
-    // grow, one wrapper per return area, one per realloc, reset, commit.
+    // grow, journal_pair, one wrapper per return area, one per realloc,
+    // reset, commit.
     fn first_added(&self) -> u32 {
         (self.facts.imported_funcs.len() + self.facts.defined_funcs.len()) as u32
     }
@@ -332,13 +338,26 @@ impl Module {
     fn func_grow(&self) -> u32 {
         self.first_added() + 2
     }
+    fn func_pair(&self) -> u32 {
+        self.first_added() + 3
+    }
     fn first_wrapper(&self) -> u32 {
-        self.first_added() + if self.facts.journals() { 3 } else { 0 }
+        self.first_added() + if self.facts.journals() { 4 } else { 0 }
     }
     /// Where in the map the memory's virtual size lives, as pages + 1 (0:
     /// not set yet, the real size counts).
     fn virtual_pages_at(&self) -> i32 {
         (self.journal.map_pages * 65536) as i32
+    }
+    /// Where in the map the number of journaled blocks lives.
+    fn listed_at(&self) -> i32 {
+        self.virtual_pages_at() + 4
+    }
+    /// Where in the map the list of journaled blocks starts (block numbers
+    /// as i32, in the order they were journaled), so a reset visits only
+    /// the blocks a call wrote instead of scanning the whole map.
+    fn list_at(&self) -> u64 {
+        (self.journal.map_pages + 1) * 65536
     }
     fn first_realloc(&self) -> u32 {
         self.first_wrapper() + self.plan.return_areas.len() as u32
@@ -393,11 +412,13 @@ impl Module {
         self.facts.role == Role::Owner
     }
 
-    /// The map, plus one page for the virtual size.
+    /// The map, one page for the virtual size and the list's length, then
+    /// the list of journaled blocks (four bytes per block of the map).
     fn map_type(&self) -> MemoryType {
+        let pages = self.journal.map_pages * 5 + 1;
         MemoryType {
-            minimum: self.journal.map_pages + 1,
-            maximum: Some(self.journal.map_pages + 1),
+            minimum: pages,
+            maximum: Some(pages),
             memory64: false,
             shared: false,
             page_size_log2: None,
@@ -420,11 +441,12 @@ impl Module {
     }
 
     /// `journal_block(b)`: grow the journal to hold block b, copy the block
-    /// there, mark it in the map.
+    /// there, mark it in the map, add it to the list.
     fn journal_block_body(&self) -> Function {
         use Instruction as I;
         let per_page = 16 - self.journal.block_shift as i32;
-        let mut f = Function::new([]);
+        // locals: 0 b, 1 blocks listed before this one
+        let mut f = Function::new([(1, ValType::I32)]);
         f.instruction(&I::Block(BlockType::Empty));
         f.instruction(&I::MemorySize(JOURNAL));
         f.instruction(&I::LocalGet(0));
@@ -448,8 +470,74 @@ impl Module {
         f.instruction(&I::End);
         self.copy_block(&mut f, 0, 0, JOURNAL);
         f.instruction(&I::LocalGet(0));
-        f.instruction(&I::I32Const(1));
+        f.instruction(&I::I32Const(JOURNALED));
         f.instruction(&I::I32Store8(byte(MAP)));
+        f.instruction(&I::I32Const(self.listed_at()));
+        f.instruction(&I::I32Const(self.listed_at()));
+        f.instruction(&I::I32Load(word32(MAP)));
+        f.instruction(&I::LocalTee(1));
+        f.instruction(&I::I32Const(1));
+        f.instruction(&I::I32Add);
+        f.instruction(&I::I32Store(word32(MAP)));
+        f.instruction(&I::LocalGet(1));
+        f.instruction(&I::I32Const(2));
+        f.instruction(&I::I32Shl);
+        f.instruction(&I::LocalGet(0));
+        f.instruction(&I::I32Store(self.list_entry()));
+        f.instruction(&I::End);
+        f
+    }
+
+    fn list_entry(&self) -> MemArg {
+        MemArg {
+            offset: self.list_at(),
+            align: 2,
+            memory_index: MAP,
+        }
+    }
+
+    /// `journal_pair(b)`: journal blocks b and b + 1, then mark b with
+    /// `PAIR` so that a store of up to 8 bytes starting in b needs one
+    /// check instead of two. Block b + 1 is journaled only when it exists
+    /// (a store cannot reach past the memory's end without trapping); when
+    /// it does not, b is not marked `PAIR`, so a store there after the
+    /// memory grows still journals b + 1.
+    fn journal_pair_body(&self) -> Function {
+        use Instruction as I;
+        let next = MemArg {
+            offset: 1,
+            align: 0,
+            memory_index: MAP,
+        };
+        let mut f = Function::new([]);
+        f.instruction(&I::LocalGet(0));
+        f.instruction(&I::I32Load8U(byte(MAP)));
+        f.instruction(&I::I32Eqz);
+        f.instruction(&I::If(BlockType::Empty));
+        f.instruction(&I::LocalGet(0));
+        f.instruction(&I::Call(self.func_block()));
+        f.instruction(&I::End);
+        f.instruction(&I::LocalGet(0));
+        f.instruction(&I::I32Const(1));
+        f.instruction(&I::I32Add);
+        f.instruction(&I::MemorySize(0));
+        f.instruction(&I::I32Const(16 - self.journal.block_shift as i32));
+        f.instruction(&I::I32Shl);
+        f.instruction(&I::I32LtU);
+        f.instruction(&I::If(BlockType::Empty));
+        f.instruction(&I::LocalGet(0));
+        f.instruction(&I::I32Load8U(next));
+        f.instruction(&I::I32Eqz);
+        f.instruction(&I::If(BlockType::Empty));
+        f.instruction(&I::LocalGet(0));
+        f.instruction(&I::I32Const(1));
+        f.instruction(&I::I32Add);
+        f.instruction(&I::Call(self.func_block()));
+        f.instruction(&I::End);
+        f.instruction(&I::LocalGet(0));
+        f.instruction(&I::I32Const(JOURNALED | PAIR));
+        f.instruction(&I::I32Store8(byte(MAP)));
+        f.instruction(&I::End);
         f.instruction(&I::End);
         f
     }
@@ -609,10 +697,9 @@ impl Module {
     /// not be reused. (The memory's growth can: its size is virtual.)
     fn reset_body(&self) -> Function {
         use Instruction as I;
-        // locals: 0 word (byte offset in the map, steps of 8), 1 end,
-        // 2 block, 3 last block of the word, 4 status
-        let status = 4;
-        let mut f = Function::new([(5, ValType::I32)]);
+        // locals: 0-2 for `restore_memory`, 3 status
+        let status = 3;
+        let mut f = Function::new([(4, ValType::I32)]);
         for (k, (global, _)) in self.facts.mutable_globals.iter().enumerate() {
             f.instruction(&I::GlobalGet(self.shadow_global(k)));
             f.instruction(&I::GlobalSet(*global));
@@ -644,23 +731,16 @@ impl Module {
         f
     }
 
-    /// Copies every journaled block back and clears the map, eight map
-    /// bytes at a time (most words are all clean).
+    /// Copies every listed block back, unmarks it in the map, and empties
+    /// the list: the work is proportional to what the call wrote, not to
+    /// the size of the memory.
     fn restore_memory(&self, f: &mut Function) {
         use Instruction as I;
-        let word = MemArg {
-            offset: 0,
-            align: 3,
-            memory_index: MAP,
-        };
-        // Blocks in memory 0, rounded up to whole words of the map.
-        f.instruction(&I::MemorySize(0));
-        f.instruction(&I::I32Const(16 - self.journal.block_shift as i32));
+        // locals: 0 byte offset into the list, 1 its end, 2 block
+        f.instruction(&I::I32Const(self.listed_at()));
+        f.instruction(&I::I32Load(word32(MAP)));
+        f.instruction(&I::I32Const(2));
         f.instruction(&I::I32Shl);
-        f.instruction(&I::I32Const(7));
-        f.instruction(&I::I32Add);
-        f.instruction(&I::I32Const(-8));
-        f.instruction(&I::I32And);
         f.instruction(&I::LocalSet(1));
         f.instruction(&I::Block(BlockType::Empty));
         f.instruction(&I::Loop(BlockType::Empty));
@@ -669,39 +749,18 @@ impl Module {
         f.instruction(&I::I32GeU);
         f.instruction(&I::BrIf(1));
         f.instruction(&I::LocalGet(0));
-        f.instruction(&I::I64Load(word));
-        f.instruction(&I::I64Eqz);
-        f.instruction(&I::I32Eqz);
-        f.instruction(&I::If(BlockType::Empty));
-        f.instruction(&I::LocalGet(0));
-        f.instruction(&I::LocalSet(2));
-        f.instruction(&I::LocalGet(0));
-        f.instruction(&I::I32Const(8));
-        f.instruction(&I::I32Add);
-        f.instruction(&I::LocalSet(3));
-        f.instruction(&I::Block(BlockType::Empty));
-        f.instruction(&I::Loop(BlockType::Empty));
-        f.instruction(&I::LocalGet(2));
-        f.instruction(&I::LocalGet(3));
-        f.instruction(&I::I32GeU);
-        f.instruction(&I::BrIf(1));
-        f.instruction(&I::LocalGet(2));
-        f.instruction(&I::I32Load8U(byte(MAP)));
-        f.instruction(&I::If(BlockType::Empty));
+        f.instruction(&I::I32Load(self.list_entry()));
+        f.instruction(&I::LocalTee(2));
+        f.instruction(&I::I32Const(0));
+        f.instruction(&I::I32Store8(byte(MAP)));
         self.copy_block(f, 2, JOURNAL, 0);
-        f.instruction(&I::End);
-        bump(f, 2, 1);
+        bump(f, 0, 4);
         f.instruction(&I::Br(0));
         f.instruction(&I::End);
         f.instruction(&I::End);
-        f.instruction(&I::LocalGet(0));
-        f.instruction(&I::I64Const(0));
-        f.instruction(&I::I64Store(word));
-        f.instruction(&I::End);
-        bump(f, 0, 8);
-        f.instruction(&I::Br(0));
-        f.instruction(&I::End);
-        f.instruction(&I::End);
+        f.instruction(&I::I32Const(self.listed_at()));
+        f.instruction(&I::I32Const(0));
+        f.instruction(&I::I32Store(word32(MAP)));
     }
 
     /// `commit()`: the memory, globals and tables as they are now are what
@@ -743,6 +802,9 @@ impl Module {
             f.instruction(&I::I32Const(0));
             f.instruction(&I::I32Const((self.journal.map_pages * 65536) as i32));
             f.instruction(&I::MemoryFill(MAP));
+            f.instruction(&I::I32Const(self.listed_at()));
+            f.instruction(&I::I32Const(0));
+            f.instruction(&I::I32Store(word32(MAP)));
             f.instruction(&I::MemorySize(0));
             f.instruction(&I::GlobalSet(self.committed_pages()));
             self.set_virtual_size(&mut f, None);
@@ -804,6 +866,7 @@ impl Reencode for Module {
             functions.function(self.type_block());
             functions.function(self.type_range());
             functions.function(self.type_grow());
+            functions.function(self.type_block());
         }
         for (import, _) in &self.plan.return_areas {
             functions.function(self.facts.imported_funcs[*import as usize].2);
@@ -918,6 +981,7 @@ impl Reencode for Module {
             code.function(&self.journal_block_body());
             code.function(&self.journal_range_body());
             code.function(&self.grow_body());
+            code.function(&self.journal_pair_body());
         }
         for (import, size) in self.plan.return_areas.clone() {
             code.function(
@@ -951,6 +1015,7 @@ impl Reencode for Module {
             func_block: self.func_block(),
             func_range: self.func_range(),
             func_grow: self.func_grow(),
+            func_pair: self.func_pair(),
             shift: self.journal.block_shift as i32,
             virtual_pages_at: self.virtual_pages_at(),
         };
@@ -977,13 +1042,15 @@ struct Hooks {
     func_block: u32,
     func_range: u32,
     func_grow: u32,
+    func_pair: u32,
     shift: i32,
     virtual_pages_at: i32,
 }
 
 impl Hooks {
-    /// Journals the block of `a + offset` unless the map says it is.
-    fn guard(&self, f: &mut Function, s: &Scratch, offset: u64) {
+    /// Journals the block of `a + offset` unless the map has `mark` on it
+    /// (`call` journals it): one load and one branch on the common path.
+    fn guard(&self, f: &mut Function, s: &Scratch, offset: u64, mark: i32, call: u32) {
         use Instruction as I;
         f.instruction(&I::LocalGet(s.a));
         if offset != 0 {
@@ -994,19 +1061,26 @@ impl Hooks {
         f.instruction(&I::I32ShrU);
         f.instruction(&I::LocalTee(s.block));
         f.instruction(&I::I32Load8U(byte(MAP)));
+        if mark != JOURNALED {
+            f.instruction(&I::I32Const(mark));
+            f.instruction(&I::I32And);
+        }
         f.instruction(&I::I32Eqz);
         f.instruction(&I::If(BlockType::Empty));
         f.instruction(&I::LocalGet(s.block));
-        f.instruction(&I::Call(self.func_block));
+        f.instruction(&I::Call(call));
         f.instruction(&I::End);
     }
 }
 
 impl Journaling for Hooks {
+    /// A store of more than one byte (at most 8, so at most two blocks)
+    /// is checked once, on its first block's `PAIR` mark.
     fn mark_store(&self, f: &mut Function, s: &Scratch, offset: u64, size: u64) {
-        self.guard(f, s, offset);
         if size > 1 {
-            self.guard(f, s, offset + size - 1);
+            self.guard(f, s, offset, PAIR, self.func_pair);
+        } else {
+            self.guard(f, s, offset, JOURNALED, self.func_block);
         }
     }
 

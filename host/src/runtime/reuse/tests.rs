@@ -57,6 +57,10 @@ const FIXTURE: &str = r#"
       (i32.eqz (ref.is_null (table.get $t (i32.const 1)))))
     (func (export "grow") (result i32) (memory.grow (i32.const 1)))
     (func (export "size") (result i32) (memory.size))
+    ;; poke(addr, v): one 8-byte store, which may straddle two blocks.
+    (func (export "poke") (param i32 i64) (i64.store (local.get 0) (local.get 1)))
+    ;; poke-byte(addr, v): a one-byte store.
+    (func (export "poke-byte") (param i32 i32) (i32.store8 (local.get 0) (local.get 1)))
     (func (export "grow-table") (drop (table.grow $t (ref.null func) (i32.const 1))))
     ;; remember-high(s: string): copy s into the second page.
     (func (export "remember-high") (param i32 i32)
@@ -86,6 +90,10 @@ const FIXTURE: &str = r#"
   (func (export "table-filled") (result u32) (canon lift (core func $program "table-filled")))
   (func (export "grow") (result s32) (canon lift (core func $program "grow")))
   (func (export "size") (result u32) (canon lift (core func $program "size")))
+  (func (export "poke") (param "addr" u32) (param "v" u64)
+    (canon lift (core func $program "poke")))
+  (func (export "poke-byte") (param "addr" u32) (param "v" u32)
+    (canon lift (core func $program "poke-byte")))
   (func (export "grow-table") (canon lift (core func $program "grow-table")))
   (func (export "remember-high") (param "s" string)
     (canon lift (core func $program "remember-high") (memory $memory) (realloc $realloc)))
@@ -220,6 +228,78 @@ fn nothing_a_call_wrote_survives_the_reset() {
         );
         assert!(fixture.reset().iter().all(|s| *s == 0), "{how}: status");
         assert!(!fixture.memory_contains(left), "{how}: survived the reset");
+    }
+}
+
+/// One instance through many calls: each reset must undo its own call,
+/// including writes to blocks an earlier call wrote and a reset put back
+/// (the map and the list of journaled blocks start over every time).
+#[test]
+fn every_reset_undoes_its_own_call() {
+    let mut fixture = Fixture::new(true);
+    for round in 0..3 {
+        for how in ["guest copy", "host argument", "host result", "return area"] {
+            let left = leave(&mut fixture, how);
+            assert!(
+                fixture.memory_contains(left),
+                "{how}, round {round}: fixture broken"
+            );
+            assert!(
+                fixture.reset().iter().all(|s| *s == 0),
+                "{how}, round {round}: status"
+            );
+            assert!(
+                !fixture.memory_contains(left),
+                "{how}, round {round}: survived the reset"
+            );
+        }
+    }
+}
+
+/// A store that straddles two journal blocks is checked once, on the
+/// first; both blocks must still come back, also when the first was
+/// already journaled by a one-byte store, and at the end of the memory,
+/// where the second block only exists once the memory grows.
+#[test]
+fn stores_across_a_block_boundary_are_undone() {
+    let word = u64::from_le_bytes(*b"STRADDLE");
+    let boundary = 1u32 << super::BLOCK_SHIFT;
+    let mut fixture = Fixture::new(true);
+    for round in 0..2 {
+        let () = fixture.call("poke", (8 * boundary - 4, word));
+        assert!(
+            fixture.memory_contains("STRADDLE"),
+            "round {round}: fixture broken"
+        );
+        assert!(fixture.reset().iter().all(|s| *s == 0));
+        for half in ["STRA", "DDLE"] {
+            assert!(
+                !fixture.memory_contains(half),
+                "round {round}: {half} survived"
+            );
+        }
+
+        let () = fixture.call("poke-byte", (12 * boundary - 1, u32::from(b'X')));
+        let () = fixture.call("poke", (12 * boundary - 4, word));
+        assert!(fixture.reset().iter().all(|s| *s == 0));
+        assert!(
+            !fixture.memory_contains("DDLE"),
+            "round {round}: second block kept"
+        );
+    }
+
+    // The last word of the memory: no block after it, and no trap.
+    let () = fixture.call("poke", (65536u32 - 8, word));
+    assert!(fixture.memory_contains("STRADDLE"));
+    assert_eq!(fixture.call::<(), (i32,)>("grow", ()), (1,));
+    let () = fixture.call("poke", (65536u32 - 4, word));
+    assert!(fixture.reset().iter().all(|s| *s == 0));
+    assert_eq!(fixture.call::<(), (i32,)>("grow", ()), (1,));
+    for half in ["STRA", "DDLE"] {
+        assert!(
+            !fixture.memory_contains(half),
+            "end of memory: {half} survived"
+        );
     }
 }
 
