@@ -10,7 +10,8 @@
 //! - The module that defines the component's memory also defines a *map*
 //!   (one byte per block of `2^BLOCK_SHIFT` bytes, followed by the list of
 //!   blocks journaled so far, so a reset visits only those) and a
-//!   *journal* (a memory the size of the blocks written so far); every
+//!   *journal* (the original bytes of those blocks, packed in the order
+//!   they were written, so it is as large as what one call writes); every
 //!   module that uses the memory imports both.
 //! - Before every store, `memory.fill`, `memory.copy` and `memory.init`,
 //!   the block(s) written are copied to the journal if the map says they

@@ -19,11 +19,8 @@ pub const JOURNAL_NAME: &str = "hangar:journal";
 /// Memory indices inside a journaling module (the component's memory is 0).
 pub const MAP: u32 = 1;
 pub const JOURNAL: u32 = 2;
-/// A map byte's marks: the block is in the journal (any nonzero byte
-/// means so) ...
+/// A map byte's mark: the block is in the journal.
 const JOURNALED: i32 = 1;
-/// ... and so is the block after it (`journal_pair`).
-const PAIR: i32 = 2;
 pub const COMMIT_EXPORT: &str = "hangar_commit";
 pub const RESET_EXPORT: &str = "hangar_reset";
 
@@ -324,8 +321,7 @@ impl Module {
     }
 
     // Added functions, after the module's own: journal_block, journal_range,
-    // grow, journal_pair, one wrapper per return area, one per realloc,
-    // reset, commit.
+    // grow, one wrapper per return area, one per realloc, reset, commit.
     fn first_added(&self) -> u32 {
         (self.facts.imported_funcs.len() + self.facts.defined_funcs.len()) as u32
     }
@@ -338,11 +334,8 @@ impl Module {
     fn func_grow(&self) -> u32 {
         self.first_added() + 2
     }
-    fn func_pair(&self) -> u32 {
-        self.first_added() + 3
-    }
     fn first_wrapper(&self) -> u32 {
-        self.first_added() + if self.facts.journals() { 4 } else { 0 }
+        self.first_added() + if self.facts.journals() { 3 } else { 0 }
     }
     /// Where in the map the memory's virtual size lives, as pages + 1 (0:
     /// not set yet, the real size counts).
@@ -425,36 +418,48 @@ impl Module {
         }
     }
 
-    /// Copies block number `local` from memory `src` to the same offset in `dst`.
-    fn copy_block(&self, f: &mut Function, local: u32, src: u32, dst: u32) {
-        let shift = self.journal.block_shift as i32;
-        for _ in 0..2 {
-            f.instruction(&Instruction::LocalGet(local));
-            f.instruction(&Instruction::I32Const(shift));
-            f.instruction(&Instruction::I32Shl);
+    /// Copies one block from `src` at the address in local `from` to
+    /// `dst` at the address in local `to`, eight bytes at a time in
+    /// straight-line code (for 256 bytes the engine's call behind
+    /// `memory.copy` costs more than the copy).
+    fn copy_block(&self, f: &mut Function, (src, from): (u32, u32), (dst, to): (u32, u32)) {
+        use Instruction as I;
+        for word in 0..(1u64 << self.journal.block_shift) / 8 {
+            let at = |memory_index| MemArg {
+                offset: word * 8,
+                align: 3,
+                memory_index,
+            };
+            f.instruction(&I::LocalGet(to));
+            f.instruction(&I::LocalGet(from));
+            f.instruction(&I::I64Load(at(src)));
+            f.instruction(&I::I64Store(at(dst)));
         }
-        f.instruction(&Instruction::I32Const(1 << shift));
-        f.instruction(&Instruction::MemoryCopy {
-            src_mem: src,
-            dst_mem: dst,
-        });
     }
 
-    /// `journal_block(b)`: grow the journal to hold block b, copy the block
-    /// there, mark it in the map, add it to the list.
+    /// `journal_block(b)`: copy block b to the next free place of the
+    /// journal (growing it when full), mark it in the map, add it to the
+    /// list. The journal is packed in the order blocks are written, so it
+    /// is as large as what a call writes and stays in the cache from one
+    /// call to the next, wherever in memory the blocks are.
     fn journal_block_body(&self) -> Function {
         use Instruction as I;
-        let per_page = 16 - self.journal.block_shift as i32;
-        // locals: 0 b, 1 blocks listed before this one
-        let mut f = Function::new([(1, ValType::I32)]);
+        let shift = self.journal.block_shift as i32;
+        let per_page = 16 - shift;
+        // locals: 0 b, 1 blocks listed before this one, 2 b's address,
+        // 3 its place in the journal
+        let mut f = Function::new([(3, ValType::I32)]);
+        f.instruction(&I::I32Const(self.listed_at()));
+        f.instruction(&I::I32Load(word32(MAP)));
+        f.instruction(&I::LocalSet(1));
         f.instruction(&I::Block(BlockType::Empty));
         f.instruction(&I::MemorySize(JOURNAL));
-        f.instruction(&I::LocalGet(0));
+        f.instruction(&I::LocalGet(1));
         f.instruction(&I::I32Const(per_page));
         f.instruction(&I::I32ShrU);
         f.instruction(&I::I32GtU);
         f.instruction(&I::BrIf(0));
-        f.instruction(&I::LocalGet(0));
+        f.instruction(&I::LocalGet(1));
         f.instruction(&I::I32Const(per_page));
         f.instruction(&I::I32ShrU);
         f.instruction(&I::I32Const(1));
@@ -468,22 +473,28 @@ impl Module {
         f.instruction(&I::Unreachable);
         f.instruction(&I::End);
         f.instruction(&I::End);
-        self.copy_block(&mut f, 0, 0, JOURNAL);
+        f.instruction(&I::LocalGet(0));
+        f.instruction(&I::I32Const(shift));
+        f.instruction(&I::I32Shl);
+        f.instruction(&I::LocalSet(2));
+        f.instruction(&I::LocalGet(1));
+        f.instruction(&I::I32Const(shift));
+        f.instruction(&I::I32Shl);
+        f.instruction(&I::LocalSet(3));
+        self.copy_block(&mut f, (0, 2), (JOURNAL, 3));
         f.instruction(&I::LocalGet(0));
         f.instruction(&I::I32Const(JOURNALED));
         f.instruction(&I::I32Store8(byte(MAP)));
-        f.instruction(&I::I32Const(self.listed_at()));
-        f.instruction(&I::I32Const(self.listed_at()));
-        f.instruction(&I::I32Load(word32(MAP)));
-        f.instruction(&I::LocalTee(1));
-        f.instruction(&I::I32Const(1));
-        f.instruction(&I::I32Add);
-        f.instruction(&I::I32Store(word32(MAP)));
         f.instruction(&I::LocalGet(1));
         f.instruction(&I::I32Const(2));
         f.instruction(&I::I32Shl);
         f.instruction(&I::LocalGet(0));
         f.instruction(&I::I32Store(self.list_entry()));
+        f.instruction(&I::I32Const(self.listed_at()));
+        f.instruction(&I::LocalGet(1));
+        f.instruction(&I::I32Const(1));
+        f.instruction(&I::I32Add);
+        f.instruction(&I::I32Store(word32(MAP)));
         f.instruction(&I::End);
         f
     }
@@ -494,52 +505,6 @@ impl Module {
             align: 2,
             memory_index: MAP,
         }
-    }
-
-    /// `journal_pair(b)`: journal blocks b and b + 1, then mark b with
-    /// `PAIR` so that a store of up to 8 bytes starting in b needs one
-    /// check instead of two. Block b + 1 is journaled only when it exists
-    /// (a store cannot reach past the memory's end without trapping); when
-    /// it does not, b is not marked `PAIR`, so a store there after the
-    /// memory grows still journals b + 1.
-    fn journal_pair_body(&self) -> Function {
-        use Instruction as I;
-        let next = MemArg {
-            offset: 1,
-            align: 0,
-            memory_index: MAP,
-        };
-        let mut f = Function::new([]);
-        f.instruction(&I::LocalGet(0));
-        f.instruction(&I::I32Load8U(byte(MAP)));
-        f.instruction(&I::I32Eqz);
-        f.instruction(&I::If(BlockType::Empty));
-        f.instruction(&I::LocalGet(0));
-        f.instruction(&I::Call(self.func_block()));
-        f.instruction(&I::End);
-        f.instruction(&I::LocalGet(0));
-        f.instruction(&I::I32Const(1));
-        f.instruction(&I::I32Add);
-        f.instruction(&I::MemorySize(0));
-        f.instruction(&I::I32Const(16 - self.journal.block_shift as i32));
-        f.instruction(&I::I32Shl);
-        f.instruction(&I::I32LtU);
-        f.instruction(&I::If(BlockType::Empty));
-        f.instruction(&I::LocalGet(0));
-        f.instruction(&I::I32Load8U(next));
-        f.instruction(&I::I32Eqz);
-        f.instruction(&I::If(BlockType::Empty));
-        f.instruction(&I::LocalGet(0));
-        f.instruction(&I::I32Const(1));
-        f.instruction(&I::I32Add);
-        f.instruction(&I::Call(self.func_block()));
-        f.instruction(&I::End);
-        f.instruction(&I::LocalGet(0));
-        f.instruction(&I::I32Const(JOURNALED | PAIR));
-        f.instruction(&I::I32Store8(byte(MAP)));
-        f.instruction(&I::End);
-        f.instruction(&I::End);
-        f
     }
 
     /// `journal_range(addr, len)`: journal every block of it not yet journaled.
@@ -697,9 +662,9 @@ impl Module {
     /// not be reused. (The memory's growth can: its size is virtual.)
     fn reset_body(&self) -> Function {
         use Instruction as I;
-        // locals: 0-2 for `restore_memory`, 3 status
+        // locals: 0-2 and 4 for `restore_memory`, 3 status
         let status = 3;
-        let mut f = Function::new([(4, ValType::I32)]);
+        let mut f = Function::new([(5, ValType::I32)]);
         for (k, (global, _)) in self.facts.mutable_globals.iter().enumerate() {
             f.instruction(&I::GlobalGet(self.shadow_global(k)));
             f.instruction(&I::GlobalSet(*global));
@@ -736,7 +701,8 @@ impl Module {
     /// the size of the memory.
     fn restore_memory(&self, f: &mut Function) {
         use Instruction as I;
-        // locals: 0 byte offset into the list, 1 its end, 2 block
+        // locals: 0 byte offset into the list, 1 its end, 2 the block's
+        // address, 4 its place in the journal
         f.instruction(&I::I32Const(self.listed_at()));
         f.instruction(&I::I32Load(word32(MAP)));
         f.instruction(&I::I32Const(2));
@@ -753,7 +719,16 @@ impl Module {
         f.instruction(&I::LocalTee(2));
         f.instruction(&I::I32Const(0));
         f.instruction(&I::I32Store8(byte(MAP)));
-        self.copy_block(f, 2, JOURNAL, 0);
+        // Entry i of the list (at byte 4i) is block i of the journal.
+        f.instruction(&I::LocalGet(0));
+        f.instruction(&I::I32Const(self.journal.block_shift as i32 - 2));
+        f.instruction(&I::I32Shl);
+        f.instruction(&I::LocalSet(4));
+        f.instruction(&I::LocalGet(2));
+        f.instruction(&I::I32Const(self.journal.block_shift as i32));
+        f.instruction(&I::I32Shl);
+        f.instruction(&I::LocalSet(2));
+        self.copy_block(f, (JOURNAL, 4), (0, 2));
         bump(f, 0, 4);
         f.instruction(&I::Br(0));
         f.instruction(&I::End);
@@ -866,7 +841,6 @@ impl Reencode for Module {
             functions.function(self.type_block());
             functions.function(self.type_range());
             functions.function(self.type_grow());
-            functions.function(self.type_block());
         }
         for (import, _) in &self.plan.return_areas {
             functions.function(self.facts.imported_funcs[*import as usize].2);
@@ -981,7 +955,6 @@ impl Reencode for Module {
             code.function(&self.journal_block_body());
             code.function(&self.journal_range_body());
             code.function(&self.grow_body());
-            code.function(&self.journal_pair_body());
         }
         for (import, size) in self.plan.return_areas.clone() {
             code.function(
@@ -1015,7 +988,6 @@ impl Reencode for Module {
             func_block: self.func_block(),
             func_range: self.func_range(),
             func_grow: self.func_grow(),
-            func_pair: self.func_pair(),
             shift: self.journal.block_shift as i32,
             virtual_pages_at: self.virtual_pages_at(),
         };
@@ -1042,46 +1014,53 @@ struct Hooks {
     func_block: u32,
     func_range: u32,
     func_grow: u32,
-    func_pair: u32,
     shift: i32,
     virtual_pages_at: i32,
 }
 
-impl Hooks {
-    /// Journals the block of `a + offset` unless the map has `mark` on it
-    /// (`call` journals it): one load and one branch on the common path.
-    fn guard(&self, f: &mut Function, s: &Scratch, offset: u64, mark: i32, call: u32) {
+impl Journaling for Hooks {
+    /// One map load and one branch per store. A one-byte store checks its
+    /// block's mark. A store of 2-8 bytes checks its first block's mark and,
+    /// with arithmetic instead of a second load, whether it runs into the
+    /// next block; either sends it to `journal_range`, which journals what
+    /// is missing (a store across a block boundary always goes there).
+    fn mark_store(&self, f: &mut Function, s: &Scratch, offset: u64, size: u64) {
         use Instruction as I;
+        // The effective address, in 32 bits as the store computes it (when
+        // it wraps, the store traps anyway).
         f.instruction(&I::LocalGet(s.a));
         if offset != 0 {
             f.instruction(&I::I32Const(offset as u32 as i32));
             f.instruction(&I::I32Add);
         }
+        if size == 1 {
+            f.instruction(&I::I32Const(self.shift));
+            f.instruction(&I::I32ShrU);
+            f.instruction(&I::LocalTee(s.block));
+            f.instruction(&I::I32Load8U(byte(MAP)));
+            f.instruction(&I::I32Eqz);
+            f.instruction(&I::If(BlockType::Empty));
+            f.instruction(&I::LocalGet(s.block));
+            f.instruction(&I::Call(self.func_block));
+            f.instruction(&I::End);
+            return;
+        }
+        f.instruction(&I::LocalTee(s.block));
         f.instruction(&I::I32Const(self.shift));
         f.instruction(&I::I32ShrU);
-        f.instruction(&I::LocalTee(s.block));
         f.instruction(&I::I32Load8U(byte(MAP)));
-        if mark != JOURNALED {
-            f.instruction(&I::I32Const(mark));
-            f.instruction(&I::I32And);
-        }
         f.instruction(&I::I32Eqz);
+        f.instruction(&I::LocalGet(s.block));
+        f.instruction(&I::I32Const((1 << self.shift) - 1));
+        f.instruction(&I::I32And);
+        f.instruction(&I::I32Const((1 << self.shift) - size as i32));
+        f.instruction(&I::I32GtU);
+        f.instruction(&I::I32Or);
         f.instruction(&I::If(BlockType::Empty));
         f.instruction(&I::LocalGet(s.block));
-        f.instruction(&I::Call(call));
+        f.instruction(&I::I32Const(size as i32));
+        f.instruction(&I::Call(self.func_range));
         f.instruction(&I::End);
-    }
-}
-
-impl Journaling for Hooks {
-    /// A store of more than one byte (at most 8, so at most two blocks)
-    /// is checked once, on its first block's `PAIR` mark.
-    fn mark_store(&self, f: &mut Function, s: &Scratch, offset: u64, size: u64) {
-        if size > 1 {
-            self.guard(f, s, offset, PAIR, self.func_pair);
-        } else {
-            self.guard(f, s, offset, JOURNALED, self.func_block);
-        }
     }
 
     fn mark_bulk(&self, f: &mut Function, s: &Scratch) {
