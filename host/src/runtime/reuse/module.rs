@@ -473,14 +473,8 @@ impl Module {
         f.instruction(&I::Unreachable);
         f.instruction(&I::End);
         f.instruction(&I::End);
-        f.instruction(&I::LocalGet(0));
-        f.instruction(&I::I32Const(shift));
-        f.instruction(&I::I32Shl);
-        f.instruction(&I::LocalSet(2));
-        f.instruction(&I::LocalGet(1));
-        f.instruction(&I::I32Const(shift));
-        f.instruction(&I::I32Shl);
-        f.instruction(&I::LocalSet(3));
+        shift_left(&mut f, 0, shift, 2);
+        shift_left(&mut f, 1, shift, 3);
         self.copy_block(&mut f, (0, 2), (JOURNAL, 3));
         f.instruction(&I::LocalGet(0));
         f.instruction(&I::I32Const(JOURNALED));
@@ -720,14 +714,9 @@ impl Module {
         f.instruction(&I::I32Const(0));
         f.instruction(&I::I32Store8(byte(MAP)));
         // Entry i of the list (at byte 4i) is block i of the journal.
-        f.instruction(&I::LocalGet(0));
-        f.instruction(&I::I32Const(self.journal.block_shift as i32 - 2));
-        f.instruction(&I::I32Shl);
-        f.instruction(&I::LocalSet(4));
-        f.instruction(&I::LocalGet(2));
-        f.instruction(&I::I32Const(self.journal.block_shift as i32));
-        f.instruction(&I::I32Shl);
-        f.instruction(&I::LocalSet(2));
+        let shift = self.journal.block_shift as i32;
+        shift_left(f, 0, shift - 2, 4);
+        shift_left(f, 2, shift, 2);
         self.copy_block(f, (JOURNAL, 4), (0, 2));
         bump(f, 0, 4);
         f.instruction(&I::Br(0));
@@ -1093,6 +1082,14 @@ fn push_virtual_size(f: &mut Function, at: i32, scratch: u32) {
     f.instruction(&I::Else);
     f.instruction(&I::MemorySize(0));
     f.instruction(&I::End);
+}
+
+/// `to = from << by` (locals).
+fn shift_left(f: &mut Function, from: u32, by: i32, to: u32) {
+    f.instruction(&Instruction::LocalGet(from));
+    f.instruction(&Instruction::I32Const(by));
+    f.instruction(&Instruction::I32Shl);
+    f.instruction(&Instruction::LocalSet(to));
 }
 
 /// `local += by`.
