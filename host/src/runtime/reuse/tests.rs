@@ -222,8 +222,7 @@ impl Fixture {
     }
 
     fn memory_contains(&mut self, needle: &str) -> bool {
-        let (memory,): (Vec<u8>,) = self.call("dump", ());
-        memory
+        self.dump()
             .windows(needle.len())
             .any(|window| window == needle.as_bytes())
     }
