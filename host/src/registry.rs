@@ -6,6 +6,7 @@
 //! others still serve. Two plugins claiming the same task category is an
 //! error naming both files: routing must never depend on load order.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -18,7 +19,7 @@ use crate::audit::AuditEvent;
 use crate::limits::Limits;
 use crate::manifest::{ManifestError, ManifestFile};
 use crate::runtime::capabilities::{Capabilities, HostServices};
-use crate::runtime::compile_cache::{self, CacheOutcome};
+use crate::runtime::compile_cache::{self, CacheOutcome, CompileError};
 use crate::runtime::instance_pool::ReusePolicy;
 use crate::runtime::instance_state::InstanceState;
 use crate::runtime::{Plugin, types};
@@ -161,29 +162,39 @@ impl Loader {
         let cache_dir = self.cache_dir.clone();
         let started = std::time::Instant::now();
         // What is compiled: the file, or with [reuse] the file rewritten to
-        // be resettable, cached under the hash of the rewritten bytes (the
-        // sha256 shown and pinned stays the file's).
-        let (bytes, hash) = match reuse {
-            Some(_) => {
-                let rewritten = rewrite_for_reuse(bytes, limits.memory_bytes).await?;
-                let hash = compile_cache::content_sha256(&rewritten);
-                (rewritten, hash)
-            }
-            None => (bytes, sha256.clone()),
+        // be resettable. The latter is cached under the file's hash and the
+        // rewrite's fingerprint, so a cache hit skips the rewrite as well as
+        // the compile (the sha256 shown and pinned stays the file's).
+        let memory_limit_bytes = limits.memory_bytes;
+        let key = match reuse {
+            Some(_) => crate::runtime::reuse::cache_key(&sha256, memory_limit_bytes),
+            None => sha256.clone(),
         };
+        let rewrites = reuse.is_some();
         let (component, outcome) = tokio::task::spawn_blocking(move || {
-            compile_cache::load_or_compile(&engine, &bytes, &hash, cache_dir.as_deref())
+            compile_cache::load_or_compile_from(&engine, &key, cache_dir.as_deref(), || {
+                if rewrites {
+                    rewrite_for_reuse(&bytes, memory_limit_bytes).map(Cow::Owned)
+                } else {
+                    Ok(Cow::Borrowed(&bytes))
+                }
+            })
         })
         .await
         .context("compilation task failed")?
-        .map_err(|e| {
-            let reason = crate::runtime::one_line(&format!("{e:#}"));
-            match reuse {
-                Some(_) => anyhow::anyhow!(
-                    "[reuse] is enabled but the component rewritten to be resettable does not \
-                     compile: {reason}; remove [reuse] to run it with a fresh instance per call"
-                ),
-                None => anyhow::anyhow!("not a valid WebAssembly component: {reason}"),
+        .map_err(|e| match e {
+            CompileError::Source(e) => e,
+            CompileError::Compile(e) => {
+                let reason = crate::runtime::one_line(&format!("{e:#}"));
+                if rewrites {
+                    anyhow::anyhow!(
+                        "[reuse] is enabled but the component rewritten to be resettable does \
+                         not compile: {reason}; remove [reuse] to run it with a fresh instance \
+                         per call"
+                    )
+                } else {
+                    anyhow::anyhow!("not a valid WebAssembly component: {reason}")
+                }
             }
         })?;
         let plugin = Plugin::load(
@@ -292,18 +303,16 @@ pub fn grants(
 }
 
 /// The component rewritten so that its instances can reset themselves
-/// between calls (`runtime::reuse`), or why it cannot be.
-async fn rewrite_for_reuse(bytes: Vec<u8>, memory_limit_bytes: u64) -> anyhow::Result<Vec<u8>> {
-    tokio::task::spawn_blocking(move || crate::runtime::reuse::rewrite(&bytes, memory_limit_bytes))
-        .await
-        .context("rewrite task failed")?
-        .map_err(|e| {
-            let reason = crate::runtime::one_line(&format!("{e:#}"));
-            anyhow::anyhow!(
-                "[reuse] is enabled but this component cannot be made resettable: {reason}; \
-                 remove [reuse] to run it with a fresh instance per call"
-            )
-        })
+/// between calls (`runtime::reuse`), or why it cannot be. Blocking: run it
+/// off the async workers.
+fn rewrite_for_reuse(bytes: &[u8], memory_limit_bytes: u64) -> anyhow::Result<Vec<u8>> {
+    crate::runtime::reuse::rewrite(bytes, memory_limit_bytes).map_err(|e| {
+        let reason = crate::runtime::one_line(&format!("{e:#}"));
+        anyhow::anyhow!(
+            "[reuse] is enabled but this component cannot be made resettable: {reason}; \
+             remove [reuse] to run it with a fresh instance per call"
+        )
+    })
 }
 
 impl Registry {

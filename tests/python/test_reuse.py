@@ -22,6 +22,7 @@ they show the checks can fail.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import time
@@ -198,3 +199,44 @@ def test_a_call_that_traps_takes_its_instance_with_it(start_server, tmp_path):
     assert seen == []
     assert created() == before + 1, "the trapped instance must not go back to the pool"
     server.assert_alive()
+
+
+def test_a_restart_takes_the_rewritten_plugin_from_the_cache(hangar_bin, tmp_path):
+    """A `[reuse]` plugin is compiled from its rewrite, and the compile cache
+    keeps it under the file's own sha256, the rewrite's fingerprint and the
+    journal's geometry (which follows from the memory limit). So a restart
+    finds it without rewriting the file again, and a manifest that changes
+    the geometry gets a new entry instead of another rewrite's code."""
+    from conftest import launch_server
+
+    plugins, cache = tmp_path / "plugins", tmp_path / "cache"
+    plugins.mkdir()
+    wasm = plugins / "misbehave.wasm"
+    shutil.copy(TEST_PLUGINS / "misbehave.wasm", wasm)
+    manifest = plugins / "misbehave.toml"
+    manifest.write_text("[reuse]\nenabled = true\n")
+    sha256 = hashlib.sha256(wasm.read_bytes()).hexdigest()
+    entry = re.compile(rf"{sha256}-reuse-[0-9a-f]{{16}}-b8m(\d+)-[0-9a-f]{{16}}\.cwasm")
+
+    def start_and_call(expected: str, logs: str) -> list[str]:
+        (tmp_path / logs).mkdir()
+        server = launch_server(hangar_bin, plugins, cache, log_dir=tmp_path / logs)
+        try:
+            assert f'compile="{expected}"' in server.stderr(), server.diagnostics()
+            seen, found_own = remember(server, f"cached{time.monotonic_ns()}")
+            assert seen == [] and found_own >= 1, (seen, found_own)
+        finally:
+            server.stop()
+        return sorted(path.name for path in cache.iterdir())
+
+    first = start_and_call("compiled", "first")
+    assert len(first) == 1 and entry.fullmatch(first[0]), first
+    assert start_and_call("cached", "second") == first
+
+    # 64 MiB of memory needs half the map of the default 128 MiB: another
+    # rewrite, so another entry beside the first.
+    manifest.write_text("[reuse]\nenabled = true\n\n[limits]\nmemory_mib = 64\n")
+    both = start_and_call("compiled", "third")
+    assert len(both) == 2 and first[0] in both, both
+    maps = sorted(int(entry.fullmatch(name).group(1)) for name in both)
+    assert maps[0] < maps[1] == int(entry.fullmatch(first[0]).group(1)), both

@@ -4,13 +4,16 @@
 //!
 //! The key is the sha256 of the component bytes plus the engine's
 //! compatibility hash (wasmtime version and settings), so a changed plugin or
-//! a host upgrade simply misses. Entries are written to a temporary file and
+//! a host upgrade simply misses. A `[reuse]` plugin is compiled from its
+//! rewrite, and kept under its original file's hash plus the rewrite's
+//! fingerprint (`reuse::cache_key`), so a hit skips the rewrite too. Entries are written to a temporary file and
 //! renamed, so a crash never leaves a half-written entry behind.
 //!
 //! Trust: loading a cached entry runs native code from it. The directory must
 //! be writable only by the Hangar process (the default is the user's cache
 //! directory).
 
+use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
@@ -43,13 +46,41 @@ pub fn load_or_compile(
     sha256: &str,
     dir: Option<&Path>,
 ) -> anyhow::Result<(Component, CacheOutcome)> {
-    let Some(dir) = dir else {
-        return Ok((
-            Component::new(engine, bytes).map_err(super::to_anyhow)?,
-            CacheOutcome::Disabled,
-        ));
+    load_or_compile_from(engine, sha256, dir, || Ok(Cow::Borrowed(bytes))).map_err(|e| match e {
+        CompileError::Source(e) | CompileError::Compile(e) => e,
+    })
+}
+
+/// Why [`load_or_compile_from`] has no component.
+#[derive(Debug)]
+pub enum CompileError {
+    /// The source closure failed; its error, unchanged.
+    Source(anyhow::Error),
+    /// The bytes it gave do not compile.
+    Compile(anyhow::Error),
+}
+
+/// Loads the compiled artifact stored under `key` in `dir`, or compiles the
+/// bytes `source` gives and stores them under `key`. `source` runs only on
+/// a miss, so the work of deriving the bytes to compile (the `[reuse]`
+/// rewrite) is skipped on a hit; `key` must therefore identify exactly the
+/// bytes `source` would give.
+pub fn load_or_compile_from<'a>(
+    engine: &Engine,
+    key: &str,
+    dir: Option<&Path>,
+    source: impl FnOnce() -> anyhow::Result<Cow<'a, [u8]>>,
+) -> Result<(Component, CacheOutcome), CompileError> {
+    let compile = |bytes: &[u8]| {
+        Component::new(engine, bytes)
+            .map_err(super::to_anyhow)
+            .map_err(CompileError::Compile)
     };
-    let path = dir.join(format!("{sha256}-{}.cwasm", engine_fingerprint(engine)));
+    let Some(dir) = dir else {
+        let bytes = source().map_err(CompileError::Source)?;
+        return Ok((compile(&bytes)?, CacheOutcome::Disabled));
+    };
+    let path = dir.join(format!("{key}-{}.cwasm", engine_fingerprint(engine)));
     if path.is_file() {
         // SAFETY: the entry was written by `Component::serialize` of this
         // same engine configuration (the file name carries its fingerprint),
@@ -62,7 +93,8 @@ pub fn load_or_compile(
             }
         }
     }
-    let component = Component::new(engine, bytes).map_err(super::to_anyhow)?;
+    let bytes = source().map_err(CompileError::Source)?;
+    let component = compile(&bytes)?;
     if let Err(e) = store(&component, dir, &path) {
         tracing::warn!(cache = %dir.display(), error = %e, "cannot write the compile cache; continuing without it");
     }

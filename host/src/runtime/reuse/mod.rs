@@ -71,6 +71,21 @@ impl Journal {
     }
 }
 
+/// The compile-cache key of the rewrite of the component whose sha256 is
+/// `original_sha256`: that hash, the rewrite's fingerprint (a hash of this
+/// module's sources and the workspace's `Cargo.lock`, from `build.rs`) and
+/// the journal's geometry. Everything [`rewrite`]'s output depends on, so a
+/// cached compile of it can be used without rewriting again.
+pub fn cache_key(original_sha256: &str, memory_limit_bytes: u64) -> String {
+    let journal = Journal::for_memory_limit(memory_limit_bytes);
+    format!(
+        "{original_sha256}-reuse-{}-b{}m{}",
+        env!("HANGAR_REWRITE_FINGERPRINT"),
+        journal.block_shift,
+        journal.map_pages
+    )
+}
+
 /// Rewrites `component` so it can reset itself (see the module doc). The
 /// error says why a component cannot be made resettable.
 pub fn rewrite(component: &[u8], memory_limit_bytes: u64) -> anyhow::Result<Vec<u8>> {
