@@ -130,6 +130,11 @@ pub struct ServeArgs {
     /// `/healthz`), or `off` [default: 0.0.0.0:9090]
     #[arg(long, env = "HANGAR_METRICS_LISTEN", value_parser = parse_metrics_listen)]
     pub metrics_listen: Option<MetricsListen>,
+    /// Write /tmp/perf-PID.map so that `perf report` names the plugins'
+    /// functions (for profiling; the map grows with every plugin loaded and
+    /// is never trimmed) [default: false]
+    #[arg(long, env = "HANGAR_PERF_MAP", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub perf_map: Option<bool>,
 }
 
 /// `--metrics-listen`: an address, or `off`.
@@ -167,6 +172,8 @@ pub struct ServeSettings {
     pub grace: std::time::Duration,
     /// Certificate and key files.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Whether the engine writes a perf map (`runtime::engine::Profiling`).
+    pub perf_map: bool,
 }
 
 impl ServeArgs {
@@ -206,6 +213,7 @@ impl ServeArgs {
                     .unwrap_or(server.shutdown_grace_seconds),
             ),
             tls,
+            perf_map: self.perf_map.unwrap_or(server.perf_map),
         })
     }
 }

@@ -70,6 +70,8 @@ pub struct ServerConfig {
     /// Prometheus endpoint, `HOST:PORT` or `off`; unset: 0.0.0.0:9090 when
     /// free.
     pub metrics_listen: Option<String>,
+    /// Have wasmtime write `/tmp/perf-PID.map` for `perf report`.
+    pub perf_map: bool,
 }
 
 impl Default for ServerConfig {
@@ -81,6 +83,7 @@ impl Default for ServerConfig {
             shutdown_drain_ms: 1000,
             shutdown_grace_seconds: 30,
             metrics_listen: None,
+            perf_map: false,
         }
     }
 }
@@ -148,6 +151,10 @@ shutdown_grace_seconds = 30
 # HANGAR_METRICS_LISTEN). Unset: 0.0.0.0:9090, skipped with a warning when
 # that port is taken; a value set here must bind.
 # metrics_listen = "0.0.0.0:9090"
+# Write /tmp/perf-PID.map so that `perf report` names the functions of the
+# plugins (--perf-map=BOOL, HANGAR_PERF_MAP). For profiling only: the map
+# grows with every plugin loaded and is never trimmed (docs/performance.md).
+perf_map = false
 
 [plugins]
 # Directory of NAME.wasm components and their NAME.toml manifests

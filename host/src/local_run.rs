@@ -18,7 +18,7 @@ use crate::literals;
 use crate::proto::flyteidl::admin::{self, TaskCategory};
 use crate::proto::flyteidl::core::{LiteralMap, TaskTemplate, task_execution::Phase};
 use crate::registry::{Loader, Registry};
-use crate::runtime::engine::{build_engine, start_epoch_ticker};
+use crate::runtime::engine::{Profiling, build_engine, start_epoch_ticker};
 use crate::tasks::{Route, TaskError, Tasks};
 
 /// Exit code when the task itself failed (the run worked).
@@ -28,7 +28,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let config = args.runtime.host_config()?;
     let limits = args.runtime.default_limits(&config)?;
     let fuel = crate::limits::fuel_metering_needed(&limits, std::slice::from_ref(&args.plugin));
-    let engine = build_engine(None, fuel)?;
+    let engine = build_engine(None, fuel, Profiling::Off)?;
     let _ticker = start_epoch_ticker(&engine);
     let loader = Loader::new(
         engine,

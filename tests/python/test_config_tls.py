@@ -98,6 +98,7 @@ def test_printed_default_config_is_complete_and_loads(hangar_bin, start_server, 
         "shutdown_drain_ms",
         "shutdown_grace_seconds",
         "metrics_listen",
+        "perf_map",
         "dir",
         "watch",
         "watch_debounce_ms",
@@ -201,3 +202,20 @@ def test_log_format_from_the_config_file(hangar_bin, tmp_path):
     assert log_lines, stderr
     for line in log_lines:
         assert line.startswith("{") and line.endswith("}"), line
+
+
+def test_perf_map_is_written_only_when_asked(start_server, tmp_path):
+    """`perf_map = true` (or --perf-map, HANGAR_PERF_MAP) makes the engine
+    write /tmp/perf-PID.map naming the plugins' functions, for `perf report`
+    (docs/performance.md); without it no map is written."""
+    config = tmp_path / "hangar.toml"
+    config.write_text("[server]\nperf_map = true\n")
+    on = start_server(["echo"], "--config", str(config))
+    off = start_server(["echo"], "--perf-map=false")
+    written = Path(f"/tmp/perf-{on.proc.pid}.map")
+    try:
+        assert written.is_file(), on.diagnostics()
+        assert "wasm[" in written.read_text(), "the map names no guest function"
+        assert not Path(f"/tmp/perf-{off.proc.pid}.map").exists()
+    finally:
+        written.unlink(missing_ok=True)

@@ -29,7 +29,7 @@ use crate::limits::Limits;
 use crate::manifest::{ManifestError, ManifestFile};
 use crate::registry::{self, Loader};
 use crate::runtime::capabilities::HostServices;
-use crate::runtime::engine::{EpochTicker, build_engine, start_epoch_ticker};
+use crate::runtime::engine::{EpochTicker, Profiling, build_engine, start_epoch_ticker};
 use crate::runtime::instance_pool::ReusePolicy;
 use crate::runtime::{Plugin, compile_cache, one_line};
 
@@ -111,7 +111,7 @@ fn inspection_loader(
 ) -> anyhow::Result<(Loader, EpochTicker)> {
     let limits = runtime.default_limits(config)?;
     let fuel = crate::limits::fuel_metering_needed(&limits, components);
-    let engine = build_engine(None, fuel)?;
+    let engine = build_engine(None, fuel, Profiling::Off)?;
     let ticker = start_epoch_ticker(&engine);
     let loader = Loader::new(
         engine,

@@ -17,12 +17,18 @@ use crate::limits::MAX_MEMORY_MIB;
 /// wall-clock deadline and yields to the async runtime (see `plugin.rs`).
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Set (to anything) to have wasmtime write `/tmp/perf-PID.map`, so that
-/// `perf report` names guest functions (`wasm[8]::function[4035]::
-/// _PyEval_EvalFrameDefault`) instead of showing bare addresses: how the
-/// profiles in docs/performance.md were taken. Off by default: the map
-/// grows with every module loaded and is never trimmed.
-pub const PERF_MAP_ENV: &str = "HANGAR_PERF_MAP";
+/// What the engine tells a profiler about the code it compiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profiling {
+    /// Nothing: guest code shows as bare addresses.
+    Off,
+    /// wasmtime writes `/tmp/perf-PID.map`, so that `perf report` names
+    /// guest functions (`wasm[8]::function[4035]::_PyEval_EvalFrameDefault`):
+    /// how the profiles in docs/performance.md were taken (`serve
+    /// --perf-map`). The map grows with every module loaded and is never
+    /// trimmed, so it is off by default.
+    PerfMap,
+}
 
 /// Sizing of the instance pool (how many instances may be alive at once).
 #[derive(Debug, Clone, Copy)]
@@ -47,12 +53,16 @@ impl Default for PoolSettings {
 /// metering into every plugin (a different compiled artifact, so the
 /// compile cache keys it separately); decide it with
 /// [`crate::limits::fuel_metering_needed`].
-pub fn build_engine(pool: Option<PoolSettings>, fuel: bool) -> anyhow::Result<Engine> {
+pub fn build_engine(
+    pool: Option<PoolSettings>,
+    fuel: bool,
+    profiling: Profiling,
+) -> anyhow::Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
     config.consume_fuel(fuel);
-    if std::env::var_os(PERF_MAP_ENV).is_some() {
+    if profiling == Profiling::PerfMap {
         config.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }
     if let Some(pool) = pool {
