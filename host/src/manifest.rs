@@ -80,6 +80,9 @@ pub struct ReuseTable {
     /// Idle instances kept for the next calls (1 to 1024; default the
     /// plugin's `max_concurrent_calls`, at most 16).
     pub max_idle: Option<u32>,
+    /// An instance idle this long is dropped, giving back its memory and
+    /// slot (1 to 86400; default 60).
+    pub idle_timeout_seconds: Option<u32>,
 }
 
 /// Outbound HTTP the plugin may make, and per-request limits.
@@ -484,7 +487,11 @@ mod tests {
 
     #[test]
     fn reuse_is_read_strictly() {
-        let table = |enabled, max_idle| ReuseTable { enabled, max_idle };
+        let table = |enabled, max_idle| ReuseTable {
+            enabled,
+            max_idle,
+            idle_timeout_seconds: None,
+        };
         // (manifest text, the [reuse] table read, or a fragment of the error)
         let cases: [(&str, Result<ReuseTable, &str>); 9] = [
             ("", Ok(ReuseTable::default())),

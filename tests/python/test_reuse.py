@@ -240,3 +240,32 @@ def test_a_restart_takes_the_rewritten_plugin_from_the_cache(hangar_bin, tmp_pat
     assert len(both) == 2 and first[0] in both, both
     maps = sorted(int(entry.fullmatch(name).group(1)) for name in both)
     assert maps[0] < maps[1] == int(entry.fullmatch(first[0]).group(1)), both
+
+
+def test_idle_instances_are_dropped_after_their_timeout(start_server, tmp_path):
+    """`idle_timeout_seconds` bounds how long an idle instance keeps its
+    memory and slot: after a burst the instances stay idle for the next
+    calls, then are dropped once idle that long; the next call after the
+    quiet spell gets a new instance and still works."""
+    plugins = tmp_path / "timing-out"
+    plugins.mkdir()
+    shutil.copy(TEST_PLUGINS / "misbehave.wasm", plugins / "misbehave.wasm")
+    (plugins / "misbehave.toml").write_text("[reuse]\nenabled = true\nidle_timeout_seconds = 2\n")
+    server = start_server(plugins)
+
+    def gauge(name: str) -> float:
+        return counter(server, name, "misbehave")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for seen, _ in pool.map(lambda n: remember(server, f"burst{n}x{time.monotonic_ns()}"), range(16)):
+            assert seen == []
+    assert gauge("hangar_instances_alive") >= 1, "the burst's instances should stay idle at first"
+    deadline = time.monotonic() + 30
+    while gauge("hangar_instances_alive") > 0:
+        assert time.monotonic() < deadline, "idle instances outlived idle_timeout_seconds = 2"
+        time.sleep(0.2)
+    created = gauge("hangar_instances_created_total")
+    seen, _ = remember(server, f"after{time.monotonic_ns()}")
+    assert seen == []
+    assert gauge("hangar_instances_created_total") == created + 1
+    server.assert_alive()

@@ -26,16 +26,19 @@
 //!   open), and every reset returned 0 (see [`may_reuse`]). Otherwise it is
 //!   dropped, as without reuse.
 //! - The pool keeps at most `max_idle` instances; one more is dropped.
+//! - An instance idle for `idle_timeout_seconds` is dropped by a sweep, so a
+//!   burst's extra instances do not hold their memory for ever.
 //! - A reused instance starts each call with a fresh per-call context (WASI,
 //!   stderr capture, HTTP state, log context, secret counter: see
 //!   `InstanceState::start_call`), a new deadline and a full fuel budget,
 //!   exactly as a fresh instance would.
 //!
 //! An idle instance keeps its instance slot and its memory, at its peak
-//! size: that is the price of each `max_idle` slot.
+//! size: that is the price of each `max_idle` slot, until it times out.
 
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use wasmtime::Store;
 use wasmtime::component::{Component, ComponentExportIndex, Instance, ResourceTable, TypedFunc};
@@ -50,11 +53,18 @@ pub const MAX_IDLE: u32 = 1024;
 /// most this many.
 pub const DEFAULT_MAX_IDLE: u32 = 16;
 
+/// Largest `reuse.idle_timeout_seconds`: a day.
+pub const MAX_IDLE_TIMEOUT_SECONDS: u32 = 86_400;
+/// `reuse.idle_timeout_seconds` when unset.
+pub const DEFAULT_IDLE_TIMEOUT_SECONDS: u32 = 60;
+
 /// A plugin's `[reuse]` setting, checked: present only when reuse is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReusePolicy {
     /// Idle instances kept for the next calls.
     pub max_idle: u32,
+    /// How long an instance may stay idle before it is dropped.
+    pub idle_timeout: Duration,
 }
 
 impl ReusePolicy {
@@ -69,15 +79,35 @@ impl ReusePolicy {
                  instances kept between calls, each holding its memory)"
             ));
         }
-        match (table.enabled, table.max_idle) {
-            (None, Some(max_idle)) => Err(format!(
-                "reuse.max_idle = {max_idle} is set but reuse.enabled is not: add \
-                 `enabled = true` to keep instances between calls (or `enabled = false` to \
-                 keep a fresh instance per call)"
+        if let Some(seconds) = table.idle_timeout_seconds
+            && !(1..=MAX_IDLE_TIMEOUT_SECONDS).contains(&seconds)
+        {
+            return Err(format!(
+                "reuse.idle_timeout_seconds = {seconds} is out of range: use 1 to \
+                 {MAX_IDLE_TIMEOUT_SECONDS} (how long an idle instance is kept before it is \
+                 dropped)"
+            ));
+        }
+        let tuning = [
+            table.max_idle.map(|n| format!("reuse.max_idle = {n}")),
+            table
+                .idle_timeout_seconds
+                .map(|n| format!("reuse.idle_timeout_seconds = {n}")),
+        ];
+        match (table.enabled, tuning.iter().flatten().next()) {
+            (None, Some(key)) => Err(format!(
+                "{key} is set but reuse.enabled is not: add `enabled = true` to keep instances \
+                 between calls (or `enabled = false` to keep a fresh instance per call)"
             )),
-            (Some(true), max_idle) => Ok(Some(ReusePolicy {
-                max_idle: max_idle
+            (Some(true), _) => Ok(Some(ReusePolicy {
+                max_idle: table
+                    .max_idle
                     .unwrap_or_else(|| limits.max_concurrent_calls.min(DEFAULT_MAX_IDLE)),
+                idle_timeout: Duration::from_secs(u64::from(
+                    table
+                        .idle_timeout_seconds
+                        .unwrap_or(DEFAULT_IDLE_TIMEOUT_SECONDS),
+                )),
             })),
             _ => Ok(None),
         }
@@ -113,7 +143,51 @@ pub struct InstancePool {
     max_idle: usize,
     commits: Vec<ComponentExportIndex>,
     resets: Vec<ComponentExportIndex>,
-    idle: Mutex<Vec<ReadyInstance>>,
+    /// Most recently returned last, so `take` reuses the warmest instance
+    /// and the ones a burst left behind age out at the front.
+    idle: Arc<Mutex<Vec<Idle>>>,
+}
+
+/// An idle instance and when it was given back.
+struct Idle {
+    ready: ReadyInstance,
+    since: Instant,
+}
+
+/// Removes from `idle` (oldest first, as `give_back` pushes them) the
+/// entries idle for `timeout` or longer at `now`, and returns them.
+fn split_expired<T>(
+    idle: &mut Vec<T>,
+    since: impl Fn(&T) -> Instant,
+    now: Instant,
+    timeout: Duration,
+) -> Vec<T> {
+    let expired = idle
+        .iter()
+        .take_while(|entry| now.saturating_duration_since(since(entry)) >= timeout)
+        .count();
+    idle.drain(..expired).collect()
+}
+
+/// Drops the instances of `idle` that timed out, every `timeout / 2`
+/// (at least 100 ms, at most 30 s), until the pool itself is dropped.
+/// The instances are dropped outside the lock.
+async fn sweep_idle(idle: Weak<Mutex<Vec<Idle>>>, timeout: Duration) {
+    let period = (timeout / 2).clamp(Duration::from_millis(100), Duration::from_secs(30));
+    loop {
+        tokio::time::sleep(period).await;
+        let Some(idle) = idle.upgrade() else { return };
+        let expired = split_expired(
+            &mut idle.lock().unwrap_or_else(|e| e.into_inner()),
+            |entry| entry.since,
+            Instant::now(),
+            timeout,
+        );
+        if !expired.is_empty() {
+            tracing::debug!(dropped = expired.len(), "idle instances timed out");
+        }
+        drop(expired);
+    }
 }
 
 /// `hangar-commit-0`, `hangar-commit-1`, ... as far as the component has them.
@@ -136,17 +210,27 @@ impl InstancePool {
                  with a fresh instance per call"
             );
         }
+        let idle = Arc::new(Mutex::new(Vec::new()));
+        // Outside a runtime (a plain test) nothing sweeps: instances then
+        // live until the pool is dropped, as with an endless timeout.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(sweep_idle(Arc::downgrade(&idle), policy.idle_timeout));
+        }
         Ok(InstancePool {
             max_idle: policy.max_idle as usize,
             commits,
             resets,
-            idle: Mutex::new(Vec::new()),
+            idle,
         })
     }
 
-    /// An idle instance, if there is one.
+    /// The most recently used idle instance, if there is one.
     pub fn take(&self) -> Option<ReadyInstance> {
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .map(|idle| idle.ready)
     }
 
     fn idle_count(&self) -> usize {
@@ -209,7 +293,10 @@ impl InstancePool {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         after.idle = idle.len();
         may_reuse(&after)?;
-        idle.push(ready);
+        idle.push(Idle {
+            ready,
+            since: Instant::now(),
+        });
         Ok(())
     }
 }
@@ -491,13 +578,61 @@ mod tests {
     }
 
     #[test]
+    fn only_instances_idle_for_the_timeout_are_dropped() {
+        let start = Instant::now();
+        let at = |ms| start + Duration::from_millis(ms);
+        let second = Duration::from_secs(1);
+        /// Given back at (ms, in push order), now, expected dropped, kept.
+        type Case = (&'static [u64], u64, &'static [u64], &'static [u64]);
+        let cases: [Case; 6] = [
+            (&[], 5_000, &[], &[]),
+            (&[0, 100, 200], 500, &[], &[0, 100, 200]),
+            (&[0, 100, 200], 1_000, &[0], &[100, 200]),
+            (&[0, 100, 200], 1_150, &[0, 100], &[200]),
+            (&[0, 100, 200], 9_000, &[0, 100, 200], &[]),
+            // Exactly the timeout counts as timed out.
+            (&[200], 1_200, &[200], &[]),
+        ];
+        for (given_back, now, dropped, kept) in cases {
+            let mut idle: Vec<u64> = given_back.to_vec();
+            let got = split_expired(&mut idle, |&ms| at(ms), at(now), second);
+            assert_eq!(
+                (got.as_slice(), idle.as_slice()),
+                (dropped, kept),
+                "now {now}"
+            );
+        }
+    }
+
+    #[test]
     fn reuse_settings_resolve_or_explain() {
         let limits = |calls| Limits {
             max_concurrent_calls: calls,
             ..Limits::default()
         };
-        let table = |enabled, max_idle| ReuseTable { enabled, max_idle };
-        let on = |max_idle| Ok(Some(ReusePolicy { max_idle }));
+        let table = |enabled, max_idle| ReuseTable {
+            enabled,
+            max_idle,
+            idle_timeout_seconds: None,
+        };
+        let timing_out = |enabled, seconds| ReuseTable {
+            enabled,
+            max_idle: None,
+            idle_timeout_seconds: Some(seconds),
+        };
+        let minute = Duration::from_secs(60);
+        let on = |max_idle| {
+            Ok(Some(ReusePolicy {
+                max_idle,
+                idle_timeout: minute,
+            }))
+        };
+        let on_for = |max_idle, seconds| {
+            Ok(Some(ReusePolicy {
+                max_idle,
+                idle_timeout: Duration::from_secs(seconds),
+            }))
+        };
         /// A policy, or a fragment of the error.
         type Expected = Result<Option<ReusePolicy>, &'static str>;
         // (table, max_concurrent_calls, expected)
@@ -528,6 +663,24 @@ mod tests {
                 table(None, Some(4)),
                 32,
                 Err("reuse.max_idle = 4 is set but reuse.enabled is not: add `enabled = true`"),
+            ),
+            (timing_out(Some(true), 1), 32, on_for(16, 1)),
+            (timing_out(Some(true), 86_400), 4, on_for(4, 86_400)),
+            (timing_out(Some(false), 5), 32, Ok(None)),
+            (
+                timing_out(Some(true), 0),
+                32,
+                Err("reuse.idle_timeout_seconds = 0 is out of range: use 1 to 86400"),
+            ),
+            (
+                timing_out(Some(true), 86_401),
+                32,
+                Err("reuse.idle_timeout_seconds = 86401 is out of range"),
+            ),
+            (
+                timing_out(None, 5),
+                32,
+                Err("reuse.idle_timeout_seconds = 5 is set but reuse.enabled is not"),
             ),
         ];
         for (table, calls, expected) in cases {
