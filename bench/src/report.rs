@@ -571,8 +571,10 @@ impl Report {
     fn render_memory(&self, md: &mut String) {
         md.push_str("## Memory\n\n");
         md.push_str(
-            "RSS (`VmRSS` of the server process). Idle: after start-up and a short settle. Under \
-             load: peak while serving CreateTask at concurrency 16.\n\n",
+            "RSS (`VmRSS` of the server process). Idle: after start-up and a short settle; every \
+             Hangar server here loads its plugins from a compile cache filled by an earlier start \
+             (a server that compiled keeps the compiler's freed heap in its RSS). Under load: \
+             peak while serving CreateTask at concurrency 16.\n\n",
         );
         md.push_str("| server | loaded | idle RSS | RSS under load |\n|---|---:|---:|---:|\n");
         for m in &self.memory {
