@@ -172,8 +172,8 @@ pub struct ServeSettings {
     pub grace: std::time::Duration,
     /// Certificate and key files.
     pub tls: Option<(PathBuf, PathBuf)>,
-    /// Whether the engine writes a perf map (`runtime::engine::Profiling`).
-    pub perf_map: bool,
+    /// What the engine tells a profiler (`--perf-map`).
+    pub profiling: crate::runtime::engine::Profiling,
 }
 
 impl ServeArgs {
@@ -213,7 +213,11 @@ impl ServeArgs {
                     .unwrap_or(server.shutdown_grace_seconds),
             ),
             tls,
-            perf_map: self.perf_map.unwrap_or(server.perf_map),
+            profiling: if self.perf_map.unwrap_or(server.perf_map) {
+                crate::runtime::engine::Profiling::PerfMap
+            } else {
+                crate::runtime::engine::Profiling::Off
+            },
         })
     }
 }

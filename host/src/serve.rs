@@ -8,7 +8,7 @@ use anyhow::Context;
 use crate::audit::AuditEvent;
 use crate::cli::{DEFAULT_METRICS_LISTEN, MetricsListen, ServeArgs};
 use crate::registry::{LiveRegistry, Loader};
-use crate::runtime::engine::{PoolSettings, Profiling, build_engine, start_epoch_ticker};
+use crate::runtime::engine::{PoolSettings, build_engine, start_epoch_ticker};
 use crate::tasks::Tasks;
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -42,11 +42,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ..PoolSettings::default()
         }),
         fuel,
-        if settings.perf_map {
-            Profiling::PerfMap
-        } else {
-            Profiling::Off
-        },
+        settings.profiling,
     )?;
     let _ticker = start_epoch_ticker(&engine);
     let loader = Loader::new(engine, args.runtime.cache_dir(&config), limits, services)?;

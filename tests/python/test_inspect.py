@@ -298,3 +298,19 @@ def test_check_help_teaches(hangar_bin):
     out = subprocess.run([str(hangar_bin), "check", "--help"], capture_output=True, text=True, check=True).stdout
     assert "Examples:" in out and "--strict" in out and "--config" in out
     assert "one line per problem" in out
+
+
+def test_inspect_reports_the_effective_reuse_policy(hangar, plugin_files, tmp_path):
+    """What `[reuse]` grants is part of what a reviewer reads: on or off, how
+    many idle instances, and how long each may stay idle (the defaults when
+    the manifest leaves them out)."""
+    directory = plugin_dir(tmp_path, plugin_files, "echo", "echo-sync", "observable")
+    (directory / "echo.toml").write_text("[reuse]\nenabled = true\nmax_idle = 4\nidle_timeout_seconds = 7\n")
+    (directory / "echo-sync.toml").write_text("[reuse]\nenabled = true\n")
+    by_name = {p["plugin"]: p for p in inspect_json(hangar, directory)["plugins"]}
+    assert by_name["echo"]["reuse"] == {"enabled": True, "max_idle": 4, "idle_timeout_seconds": 7}
+    assert by_name["echo-sync"]["reuse"] == {"enabled": True, "max_idle": 16, "idle_timeout_seconds": 60}
+    assert by_name["observable"]["reuse"] == {"enabled": False, "max_idle": None, "idle_timeout_seconds": None}
+    human = hangar("inspect", directory / "echo.wasm")
+    assert human.returncode == 0, human.describe()
+    assert "up to 4 idle, each for at most 7 s" in human.stdout, human.stdout

@@ -122,10 +122,11 @@ fn render_plugin(out: &mut String, p: &PluginReport) {
         ]));
     }
     if let Some(reuse) = &p.reuse {
-        let text = match reuse.max_idle {
-            Some(max_idle) if reuse.enabled => {
-                format!("on: instances reset and kept between calls, up to {max_idle} idle")
-            }
+        let text = match (reuse.max_idle, reuse.idle_timeout_seconds) {
+            (Some(max_idle), Some(seconds)) if reuse.enabled => format!(
+                "on: instances reset and kept between calls, up to {max_idle} idle, each for \
+                 at most {seconds} s"
+            ),
             _ => "off: a fresh instance per call".to_string(),
         };
         identity.push(row(["reuse", &text]));

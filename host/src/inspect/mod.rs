@@ -420,6 +420,9 @@ pub struct ReuseReport {
     pub enabled: bool,
     /// Idle instances kept between calls; `null` when reuse is off.
     pub max_idle: Option<u32>,
+    /// Seconds an idle instance is kept before it is dropped; `null` when
+    /// reuse is off.
+    pub idle_timeout_seconds: Option<u64>,
 }
 
 impl From<Option<ReusePolicy>> for ReuseReport {
@@ -427,6 +430,7 @@ impl From<Option<ReusePolicy>> for ReuseReport {
         ReuseReport {
             enabled: policy.is_some(),
             max_idle: policy.map(|p| p.max_idle),
+            idle_timeout_seconds: policy.map(|p| p.idle_timeout.as_secs()),
         }
     }
 }

@@ -6,8 +6,9 @@
 //! compatibility hash (wasmtime version and settings), so a changed plugin or
 //! a host upgrade simply misses. A `[reuse]` plugin is compiled from its
 //! rewrite, and kept under its original file's hash plus the rewrite's
-//! fingerprint (`reuse::cache_key`), so a hit skips the rewrite too. Entries are written to a temporary file and
-//! renamed, so a crash never leaves a half-written entry behind.
+//! fingerprint (`reuse::cache_key`), so a hit skips the rewrite too.
+//! Entries are written to a temporary file and renamed, so a crash never
+//! leaves a half-written entry behind.
 //!
 //! Trust: loading a cached entry runs native code from it. The directory must
 //! be writable only by the Hangar process (the default is the user's cache
