@@ -43,6 +43,7 @@ use std::time::{Duration, Instant};
 use wasmtime::Store;
 use wasmtime::component::{Component, ComponentExportIndex, Instance, ResourceTable, TypedFunc};
 
+use super::export_cache::ExportCache;
 use super::instance_state::InstanceState;
 use crate::limits::Limits;
 use crate::manifest::ReuseTable;
@@ -119,6 +120,8 @@ impl ReusePolicy {
 pub struct ReadyInstance {
     pub store: Store<InstanceState>,
     pub instance: Instance,
+    /// Its typed exports, once a call has looked them up.
+    pub exports: ExportCache,
     /// `hangar-reset-N`, in order; empty when the plugin does not reuse.
     resets: Vec<TypedFunc<(), (u32,)>>,
     /// The resource handles the instance held when it was committed.
@@ -131,6 +134,7 @@ impl ReadyInstance {
         ReadyInstance {
             store,
             instance,
+            exports: ExportCache::default(),
             resets: Vec::new(),
             committed_handles: Vec::new(),
         }

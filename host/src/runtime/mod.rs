@@ -10,6 +10,7 @@ pub mod boundary;
 pub mod capabilities;
 pub mod compile_cache;
 pub mod engine;
+pub mod export_cache;
 pub mod instance_pool;
 pub mod instance_state;
 pub mod limiter;

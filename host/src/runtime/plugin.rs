@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tokio::sync::{Semaphore, SemaphorePermit};
-use wasmtime::component::{Component, ComponentExportIndex, Instance, InstancePre, Linker};
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
 use super::bindings::{async_handler, config, identity, logging, observability, secrets, types};
@@ -239,7 +239,7 @@ impl Plugin {
         let info = plugin
             .run(
                 context,
-                |s, i| identity.load(s, i),
+                |ready| identity.load(&mut ready.store, &ready.instance),
                 async |store, guest| guest.call_describe(store).await,
             )
             .await
@@ -282,7 +282,11 @@ impl Plugin {
         let answer = self
             .run(
                 context,
-                |s, i| handler.load(s, i),
+                |ready| {
+                    ready
+                        .exports
+                        .async_handler(&mut ready.store, &ready.instance, handler)
+                },
                 async |store, guest| guest.call_create(store, task).await,
             )
             .await?;
@@ -300,7 +304,11 @@ impl Plugin {
         let answer = self
             .run(
                 context,
-                |s, i| handler.load(s, i),
+                |ready| {
+                    ready
+                        .exports
+                        .async_handler(&mut ready.store, &ready.instance, handler)
+                },
                 async |store, guest| guest.call_get(store, handle).await,
             )
             .await?;
@@ -318,7 +326,11 @@ impl Plugin {
         let answer = self
             .run(
                 context,
-                |s, i| handler.load(s, i),
+                |ready| {
+                    ready
+                        .exports
+                        .async_handler(&mut ready.store, &ready.instance, handler)
+                },
                 async |store, guest| guest.call_delete(store, handle).await,
             )
             .await?;
@@ -340,7 +352,11 @@ impl Plugin {
         let answer = self
             .run(
                 context,
-                |s, i| indices.load(s, i),
+                |ready| {
+                    ready
+                        .exports
+                        .observability(&mut ready.store, &ready.instance, indices)
+                },
                 async |store, guest| guest.call_get_metrics(store, handle, query).await,
             )
             .await?;
@@ -362,7 +378,11 @@ impl Plugin {
         let answer = self
             .run(
                 context,
-                |s, i| indices.load(s, i),
+                |ready| {
+                    ready
+                        .exports
+                        .observability(&mut ready.store, &ready.instance, indices)
+                },
                 async |store, guest| guest.call_get_logs(store, handle, lines, token).await,
             )
             .await?;
@@ -386,7 +406,8 @@ impl Plugin {
                 // Typed inside the call: a `TypedFunc` over `&Task` carries the
                 // task's lifetime, which the call's future may not (rustc
                 // cannot then prove it `Send`).
-                |s, i| {
+                |ready| {
+                    let (s, i) = (&mut ready.store, &ready.instance);
                     i.get_func(s, handler.do_export)
                         .ok_or_else(|| wasmtime::Error::msg("the `do` export is missing"))
                 },
@@ -433,7 +454,8 @@ impl Plugin {
 
     /// The one path every call takes: an instance for it (an idle one of
     /// the pool, else a fresh one) with the plugin's limits armed, its
-    /// export looked up by `load`, one `call` into that export under the
+    /// export looked up by `load` (kept in the instance's
+    /// [`ExportCache`](super::export_cache::ExportCache) for its next call), one `call` into that export under the
     /// plugin's wall-clock limit; then, with `[reuse]`, the instance goes
     /// back to the pool if [`instance_pool::may_reuse`] allows (its resets
     /// run within the same deadline), else it is dropped.
@@ -442,15 +464,28 @@ impl Plugin {
     async fn run<G, T>(
         &self,
         context: LogContext,
-        load: impl FnOnce(&mut Store<InstanceState>, &Instance) -> wasmtime::Result<G>,
+        load: impl FnOnce(&mut ReadyInstance) -> wasmtime::Result<G>,
+        call: impl AsyncFnOnce(&mut Store<InstanceState>, G) -> wasmtime::Result<T>,
+    ) -> Result<T, CallError> {
+        // Boxed: wasmtime's call futures make this one a few KiB, and each
+        // future that awaits it, up to the gRPC handler, would reserve room
+        // for it again and be moved at that size (the handler's future was
+        // 16 KiB, moved several times per call).
+        Box::pin(self.run_unboxed(context, load, call)).await
+    }
+
+    /// [`Plugin::run`] without the box.
+    async fn run_unboxed<G, T>(
+        &self,
+        context: LogContext,
+        load: impl FnOnce(&mut ReadyInstance) -> wasmtime::Result<G>,
         call: impl AsyncFnOnce(&mut Store<InstanceState>, G) -> wasmtime::Result<T>,
     ) -> Result<T, CallError> {
         let deadline = Instant::now() + self.limits.call_timeout;
         let (result, ready) = self
             .timed(async {
                 let mut ready = self.ready_instance(context, deadline).await?;
-                let guest = load(&mut ready.store, &ready.instance)
-                    .map_err(|e| self.classify(e, &ready.store))?;
+                let guest = load(&mut ready).map_err(|e| self.classify(e, &ready.store))?;
                 let result = self.in_guest(call(&mut ready.store, guest)).await;
                 Ok((result, ready))
             })
@@ -553,7 +588,10 @@ impl Plugin {
             self.capabilities.metrics.reused();
             return Ok(ready);
         }
-        self.instantiate(context, deadline).await
+        // Boxed: an instantiation future is large, and the call's future
+        // would hold room for it even on the reuse path, which never
+        // instantiates.
+        Box::pin(self.instantiate(context, deadline)).await
     }
 
     /// A fresh instance in a fresh store, with this plugin's limits armed;
