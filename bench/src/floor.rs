@@ -129,7 +129,22 @@ pub async fn serve(listen: SocketAddr) -> Result<()> {
     tonic::transport::Server::builder()
         .add_service(AsyncAgentServiceServer::new(floor.clone()))
         .add_service(SyncAgentServiceServer::new(floor))
-        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+        .serve_with_incoming(without_nagle(listener))
         .await
         .context("the floor server failed")
+}
+
+/// Accepted connections with `TCP_NODELAY` set, as Hangar's server does
+/// (host/src/grpc/accept.rs says why): tonic sets it only on listeners it
+/// binds itself, and a floor left with Nagle on would wait for delayed ACKs
+/// that no real server waits for.
+fn without_nagle(
+    listener: tokio::net::TcpListener,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use futures::StreamExt;
+    tokio_stream::wrappers::TcpListenerStream::new(listener).map(|accepted| {
+        let stream = accepted?;
+        let _ = stream.set_nodelay(true);
+        Ok(stream)
+    })
 }

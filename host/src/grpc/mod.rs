@@ -3,6 +3,7 @@
 //! on one port. Each service only converts between flyteidl
 //! messages and task operations; Flyte's rules live in `tasks`.
 
+mod accept;
 mod async_agent;
 mod connector_v2;
 mod metadata;
@@ -118,12 +119,9 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            async {
-                let _ = stopped.await;
-            },
-        );
+        .serve_with_incoming_shutdown(accept::without_nagle(listener), async {
+            let _ = stopped.await;
+        });
     tokio::pin!(server);
     tokio::select! {
         served = &mut server => return served.context("gRPC server failed"),
