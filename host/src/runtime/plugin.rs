@@ -455,8 +455,9 @@ impl Plugin {
     /// The one path every call takes: an instance for it (an idle one of
     /// the pool, else a fresh one) with the plugin's limits armed, its
     /// export looked up by `load` (kept in the instance's
-    /// [`ExportCache`](super::export_cache::ExportCache) for its next call), one `call` into that export under the
-    /// plugin's wall-clock limit; then, with `[reuse]`, the instance goes
+    /// [`ExportCache`](super::export_cache::ExportCache) for its next
+    /// call), one `call` into that export under the plugin's wall-clock
+    /// limit; then, with `[reuse]`, the instance goes
     /// back to the pool if [`instance_pool::may_reuse`] allows (its resets
     /// run within the same deadline), else it is dropped.
     ///
