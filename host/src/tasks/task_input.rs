@@ -91,9 +91,7 @@ fn local_idempotency_key(template: &[u8], inputs: &[u8], output_prefix: &str) ->
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part);
     }
-    let mut key = String::from("local-");
-    key.push_str(&hex::encode(&hasher.finalize()[..16]));
-    key
+    format!("local-{}", hex::encode(&hasher.finalize()[..16]))
 }
 
 fn digest_key(parts: &[&str], retry_attempt: u32) -> String {
@@ -104,10 +102,7 @@ fn digest_key(parts: &[&str], retry_attempt: u32) -> String {
         hasher.update(part.as_bytes());
     }
     hasher.update(retry_attempt.to_le_bytes());
-    let mut key = hex::encode(&hasher.finalize()[..16]);
-    key.push('-');
-    key.push_str(&retry_attempt.to_string());
-    key
+    format!("{}-{retry_attempt}", hex::encode(&hasher.finalize()[..16]))
 }
 
 fn identifier(id: Option<&core::Identifier>) -> types::Identifier {
