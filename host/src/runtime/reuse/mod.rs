@@ -8,14 +8,18 @@
 //! journal of its own writes:
 //!
 //! - The module that defines the component's memory also defines a *map*
-//!   (one byte per block of `2^BLOCK_SHIFT` bytes, followed by the list of
-//!   blocks journaled so far, so a reset visits only those) and a
-//!   *journal* (the original bytes of those blocks, packed in the order
-//!   they were written, so it is as large as what one call writes); every
-//!   module that uses the memory imports both.
+//!   (one byte per block of `2^BLOCK_SHIFT` bytes marking those written
+//!   since the last reset, followed by the list of them, so a reset visits
+//!   only those, and each block's place in the journal) and a *journal*
+//!   (the committed bytes of every block written since the commit, packed
+//!   in the order they were first written); every module that uses the
+//!   memory imports both.
 //! - Before every store, `memory.fill`, `memory.copy` and `memory.init`,
-//!   the block(s) written are copied to the journal if the map says they
-//!   are not there yet (see `writes`).
+//!   the block(s) written are marked and listed if the map says they are
+//!   not yet, and copied to the journal if it has no copy of them yet (see
+//!   `writes`). A reset starts the memory over from the committed state,
+//!   so a copy made during one call still holds the committed bytes in the
+//!   next: a block every call writes is copied once, then only put back.
 //! - The host writes into guest memory too, without any instruction: call
 //!   arguments through the guest's `realloc`, and results at the return
 //!   pointer a lowered import is given. Every function the component names

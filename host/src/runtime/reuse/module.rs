@@ -19,7 +19,8 @@ pub const JOURNAL_NAME: &str = "hangar:journal";
 /// Memory indices inside a journaling module (the component's memory is 0).
 pub const MAP: u32 = 1;
 pub const JOURNAL: u32 = 2;
-/// A map byte's mark: the block is in the journal.
+/// A map byte's mark: the block was written since the last reset (and the
+/// journal has a copy of its committed bytes).
 const JOURNALED: i32 = 1;
 pub const COMMIT_EXPORT: &str = "hangar_commit";
 pub const RESET_EXPORT: &str = "hangar_reset";
@@ -346,11 +347,27 @@ impl Module {
     fn listed_at(&self) -> i32 {
         self.virtual_pages_at() + 4
     }
-    /// Where in the map the list of journaled blocks starts (block numbers
-    /// as i32, in the order they were journaled), so a reset visits only
-    /// the blocks a call wrote instead of scanning the whole map.
+    /// Where in the map the number of blocks kept in the journal lives.
+    fn kept_at(&self) -> i32 {
+        self.virtual_pages_at() + 8
+    }
+    /// Where in the map the list of blocks written since the last reset
+    /// starts (block numbers as i32, in the order they were first written),
+    /// so a reset visits only the blocks a call wrote instead of scanning
+    /// the whole map.
     fn list_at(&self) -> u64 {
         (self.journal.map_pages + 1) * 65536
+    }
+    /// Where in the map each block's place in the journal starts (one i32
+    /// per block: place + 1, or 0 when the journal has no copy of it yet).
+    fn places_at(&self) -> u64 {
+        (self.journal.map_pages * 5 + 1) * 65536
+    }
+    /// Where in the map the block kept at each place of the journal starts
+    /// (one i32 per place), so a commit can forget exactly the copies it
+    /// made stale.
+    fn keepers_at(&self) -> u64 {
+        (self.journal.map_pages * 9 + 1) * 65536
     }
     fn first_realloc(&self) -> u32 {
         self.first_wrapper() + self.plan.return_areas.len() as u32
@@ -405,10 +422,12 @@ impl Module {
         self.facts.role == Role::Owner
     }
 
-    /// The map, one page for the virtual size and the list's length, then
-    /// the list of journaled blocks (four bytes per block of the map).
+    /// The map, one page for the virtual size, the list's length and the
+    /// journal's, then three arrays of four bytes per block of the map: the
+    /// list of blocks written since the last reset, each block's place in
+    /// the journal, and the block at each place.
     fn map_type(&self) -> MemoryType {
-        let pages = self.journal.map_pages * 5 + 1;
+        let pages = self.journal.map_pages * 13 + 1;
         MemoryType {
             minimum: pages,
             maximum: Some(pages),
@@ -437,19 +456,47 @@ impl Module {
         }
     }
 
-    /// `journal_block(b)`: copy block b to the next free place of the
-    /// journal (growing it when full), mark it in the map, add it to the
-    /// list. The journal is packed in the order blocks are written, so it
-    /// is as large as what a call writes and stays in the cache from one
-    /// call to the next, wherever in memory the blocks are.
+    /// `journal_block(b)`: mark block b in the map and add it to the
+    /// list of blocks to put back at the next reset; if the journal has no
+    /// copy of b yet, copy it to the next free place (growing the journal
+    /// when full). Every call starts from the committed memory, so a copy
+    /// made in one call is still b's committed bytes in the next: a block
+    /// that every call writes is copied once per commit and only copied
+    /// back at each reset. The journal holds at most one copy of each block
+    /// written since the commit, packed in the order they were first
+    /// written, so it stays in the cache from one call to the next.
     fn journal_block_body(&self) -> Function {
         use Instruction as I;
         let shift = self.journal.block_shift as i32;
         let per_page = 16 - shift;
-        // locals: 0 b, 1 blocks listed before this one, 2 b's address,
-        // 3 its place in the journal
+        // locals: 0 b, 1 blocks listed before this one, then the places
+        // kept before this one, 2 b's address, 3 its place in the journal
         let mut f = Function::new([(3, ValType::I32)]);
         f.instruction(&I::I32Const(self.listed_at()));
+        f.instruction(&I::I32Load(word32(MAP)));
+        f.instruction(&I::LocalSet(1));
+        f.instruction(&I::LocalGet(0));
+        f.instruction(&I::I32Const(JOURNALED));
+        f.instruction(&I::I32Store8(byte(MAP)));
+        f.instruction(&I::LocalGet(1));
+        f.instruction(&I::I32Const(2));
+        f.instruction(&I::I32Shl);
+        f.instruction(&I::LocalGet(0));
+        f.instruction(&I::I32Store(self.list_entry()));
+        f.instruction(&I::I32Const(self.listed_at()));
+        f.instruction(&I::LocalGet(1));
+        f.instruction(&I::I32Const(1));
+        f.instruction(&I::I32Add);
+        f.instruction(&I::I32Store(word32(MAP)));
+        // A copy of b in the journal already: nothing to copy.
+        f.instruction(&I::LocalGet(0));
+        f.instruction(&I::I32Const(2));
+        f.instruction(&I::I32Shl);
+        f.instruction(&I::I32Load(self.array_entry(self.places_at())));
+        f.instruction(&I::If(BlockType::Empty));
+        f.instruction(&I::Return);
+        f.instruction(&I::End);
+        f.instruction(&I::I32Const(self.kept_at()));
         f.instruction(&I::I32Load(word32(MAP)));
         f.instruction(&I::LocalSet(1));
         f.instruction(&I::Block(BlockType::Empty));
@@ -476,15 +523,20 @@ impl Module {
         shift_left(&mut f, 0, shift, 2);
         shift_left(&mut f, 1, shift, 3);
         self.copy_block(&mut f, (0, 2), (JOURNAL, 3));
+        // places[b] = kept + 1; keepers[kept] = b; kept += 1
         f.instruction(&I::LocalGet(0));
-        f.instruction(&I::I32Const(JOURNALED));
-        f.instruction(&I::I32Store8(byte(MAP)));
+        f.instruction(&I::I32Const(2));
+        f.instruction(&I::I32Shl);
+        f.instruction(&I::LocalGet(1));
+        f.instruction(&I::I32Const(1));
+        f.instruction(&I::I32Add);
+        f.instruction(&I::I32Store(self.array_entry(self.places_at())));
         f.instruction(&I::LocalGet(1));
         f.instruction(&I::I32Const(2));
         f.instruction(&I::I32Shl);
         f.instruction(&I::LocalGet(0));
-        f.instruction(&I::I32Store(self.list_entry()));
-        f.instruction(&I::I32Const(self.listed_at()));
+        f.instruction(&I::I32Store(self.array_entry(self.keepers_at())));
+        f.instruction(&I::I32Const(self.kept_at()));
         f.instruction(&I::LocalGet(1));
         f.instruction(&I::I32Const(1));
         f.instruction(&I::I32Add);
@@ -494,8 +546,13 @@ impl Module {
     }
 
     fn list_entry(&self) -> MemArg {
+        self.array_entry(self.list_at())
+    }
+
+    /// An i32 of one of the map's arrays, at a byte offset given on the stack.
+    fn array_entry(&self, at: u64) -> MemArg {
         MemArg {
-            offset: self.list_at(),
+            offset: at,
             align: 2,
             memory_index: MAP,
         }
@@ -690,9 +747,9 @@ impl Module {
         f
     }
 
-    /// Copies every listed block back, unmarks it in the map, and empties
-    /// the list: the work is proportional to what the call wrote, not to
-    /// the size of the memory.
+    /// Copies every listed block back from its place in the journal,
+    /// unmarks it in the map, and empties the list: the work is
+    /// proportional to what the call wrote, not to the size of the memory.
     fn restore_memory(&self, f: &mut Function) {
         use Instruction as I;
         // locals: 0 byte offset into the list, 1 its end, 2 the block's
@@ -713,9 +770,17 @@ impl Module {
         f.instruction(&I::LocalTee(2));
         f.instruction(&I::I32Const(0));
         f.instruction(&I::I32Store8(byte(MAP)));
-        // Entry i of the list (at byte 4i) is block i of the journal.
+        // The block's place in the journal: places[b] - 1.
         let shift = self.journal.block_shift as i32;
-        shift_left(f, 0, shift - 2, 4);
+        f.instruction(&I::LocalGet(2));
+        f.instruction(&I::I32Const(2));
+        f.instruction(&I::I32Shl);
+        f.instruction(&I::I32Load(self.array_entry(self.places_at())));
+        f.instruction(&I::I32Const(1));
+        f.instruction(&I::I32Sub);
+        f.instruction(&I::I32Const(shift));
+        f.instruction(&I::I32Shl);
+        f.instruction(&I::LocalSet(4));
         shift_left(f, 2, shift, 2);
         self.copy_block(f, (JOURNAL, 4), (0, 2));
         bump(f, 0, 4);
@@ -728,10 +793,13 @@ impl Module {
     }
 
     /// `commit()`: the memory, globals and tables as they are now are what
-    /// `reset` comes back to.
+    /// `reset` comes back to. The journal's copies are of the state before,
+    /// so they are forgotten: each block's place is cleared through the
+    /// list of kept blocks, which touches only the entries that were set.
     fn commit_body(&self) -> Result<Function> {
         use Instruction as I;
-        let mut f = Function::new([]);
+        // locals: 0 byte offset into the keepers, 1 its end
+        let mut f = Function::new([(2, ValType::I32)]);
         for (k, (global, _)) in self.facts.mutable_globals.iter().enumerate() {
             f.instruction(&I::GlobalGet(*global));
             f.instruction(&I::GlobalSet(self.shadow_global(k)));
@@ -769,12 +837,45 @@ impl Module {
             f.instruction(&I::I32Const(self.listed_at()));
             f.instruction(&I::I32Const(0));
             f.instruction(&I::I32Store(word32(MAP)));
+            self.forget_kept(&mut f);
             f.instruction(&I::MemorySize(0));
             f.instruction(&I::GlobalSet(self.committed_pages()));
             self.set_virtual_size(&mut f, None);
         }
         f.instruction(&I::End);
         Ok(f)
+    }
+}
+
+impl Module {
+    /// Clears `places[b]` of every block the journal keeps a copy of, and
+    /// empties the journal (part of `commit`; locals 0 and 1 are free).
+    fn forget_kept(&self, f: &mut Function) {
+        use Instruction as I;
+        f.instruction(&I::I32Const(self.kept_at()));
+        f.instruction(&I::I32Load(word32(MAP)));
+        f.instruction(&I::I32Const(2));
+        f.instruction(&I::I32Shl);
+        f.instruction(&I::LocalSet(1));
+        f.instruction(&I::Block(BlockType::Empty));
+        f.instruction(&I::Loop(BlockType::Empty));
+        f.instruction(&I::LocalGet(0));
+        f.instruction(&I::LocalGet(1));
+        f.instruction(&I::I32GeU);
+        f.instruction(&I::BrIf(1));
+        f.instruction(&I::LocalGet(0));
+        f.instruction(&I::I32Load(self.array_entry(self.keepers_at())));
+        f.instruction(&I::I32Const(2));
+        f.instruction(&I::I32Shl);
+        f.instruction(&I::I32Const(0));
+        f.instruction(&I::I32Store(self.array_entry(self.places_at())));
+        bump(f, 0, 4);
+        f.instruction(&I::Br(0));
+        f.instruction(&I::End);
+        f.instruction(&I::End);
+        f.instruction(&I::I32Const(self.kept_at()));
+        f.instruction(&I::I32Const(0));
+        f.instruction(&I::I32Store(word32(MAP)));
     }
 }
 

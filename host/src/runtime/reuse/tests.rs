@@ -272,7 +272,11 @@ fn nothing_a_call_wrote_survives_the_reset() {
 
 /// One instance through many calls: each reset must undo its own call,
 /// including writes to blocks an earlier call wrote and a reset put back
-/// (the map and the list of journaled blocks start over every time).
+/// (the map and the list of written blocks start over every time; the
+/// journal's copy of each block is made once, in the first round, and
+/// every later round is put back from it). The fixture's start function
+/// writes the whole memory before the commit, so a commit that kept those
+/// older copies would put back the wrong bytes here.
 #[test]
 fn every_reset_undoes_its_own_call() {
     let mut fixture = Fixture::new(true);
