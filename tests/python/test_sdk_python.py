@@ -173,6 +173,76 @@ def test_secrets_and_config_come_from_the_harness():
     assert info.value.code == "SecretNotGranted" and "[secrets]" in str(info.value)
 
 
+# Text the SDK's JSON fast path must read exactly as `json.loads` does: the
+# compact form it is made for, and every form it hands back to json.loads.
+JSON_TEXTS = [
+    '{"n":3,"s":"hi","l":[1,2.5,null,true],"d":{"x":"\\u00e9\\n"}}',
+    "{}",
+    ' {"n": 3} ',
+    '{"n":3}\n',
+    '{"a":NaN,"b":-Infinity}',
+    "[1,2]",
+    "3",
+    '{"n":3',
+    '{"n":3}x',
+    "",
+    "nope",
+    "\ufeff{}",
+]
+JSON_BYTES = [t.encode() for t in JSON_TEXTS] + [
+    '{"n":"é"}'.encode("utf-16"),
+    b"\xef\xbb\xbf{}",
+    b'{"n":"\xff"}',
+]
+
+
+def _outcome(call, arg):
+    try:
+        return ("value", call(arg))
+    except Exception as e:  # noqa: BLE001 - the outcome is what is compared
+        return ("error", type(e).__name__, str(e))
+
+
+@pytest.mark.parametrize("text", JSON_TEXTS)
+def test_parse_object_reads_exactly_what_json_loads_reads(text):
+    from hangar_agent import calls
+
+    if text:
+        assert _outcome(calls._loads, text) == _outcome(json.loads, text)
+    reference = _outcome(json.loads, text) if text else ("value", {})
+    got = _outcome(lambda t: calls.parse_object(t, "inputs"), text)
+    if reference[0] == "value" and isinstance(reference[1], dict):
+        assert got == reference
+    else:
+        assert got[:2] == ("error", "AgentError"), got
+
+
+@pytest.mark.parametrize("raw", JSON_BYTES)
+def test_decode_meta_reads_bytes_exactly_as_json_loads(raw):
+    from hangar_agent import calls
+
+    assert _outcome(calls._loads, raw) == _outcome(json.loads, raw)
+
+
+def test_to_json_writes_what_json_dumps_writes():
+    from hangar_agent import calls
+
+    values = [
+        {"n": 3, "s": "hé", "l": [1, 2.5, None, True], "t": (1, 2)},
+        {"when": datetime.datetime(2026, 1, 2, 3, 4, 5), "day": datetime.date(2026, 1, 2)},
+        {"took": datetime.timedelta(seconds=1.5), "tags": frozenset(["a"])},
+    ]
+    for value in values:
+        expected = json.dumps(value, default=calls._plain, allow_nan=False, separators=(",", ":"))
+        assert calls.to_json(value, "outputs") == expected
+    circular: dict = {}
+    circular["self"] = circular
+    for bad, why in [({"x": float("nan")}, "Out of range float"), (circular, "Circular reference"), ({"o": object()}, "object is not JSON-able")]:
+        with pytest.raises(AgentError) as e:
+            calls.to_json(bad, "the outputs")
+        assert e.value.code == "BadOutput" and why in e.value.message, e.value.message
+
+
 def test_export_checks_the_class_and_is_inert_outside_wasm():
     assert export(Greeter) is Greeter
     assert "AsyncHandler" not in globals()
