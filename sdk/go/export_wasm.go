@@ -19,6 +19,7 @@ import (
 
 func init() {
 	identityexport.DescribeFunc = func() wit.AgentInfo {
+		warmUpOnce()
 		info := describeAgent()
 		out := wit.AgentInfo{Name: info.Name, Categories: make([]wit.TaskCategory, 0, len(info.Categories))}
 		for _, c := range info.Categories {
