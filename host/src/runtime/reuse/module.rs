@@ -754,40 +754,44 @@ impl Module {
         use Instruction as I;
         // locals: 0 byte offset into the list, 1 its end, 2 the block's
         // address, 4 its place in the journal
-        f.instruction(&I::I32Const(self.listed_at()));
-        f.instruction(&I::I32Load(word32(MAP)));
-        f.instruction(&I::I32Const(2));
-        f.instruction(&I::I32Shl);
-        f.instruction(&I::LocalSet(1));
-        f.instruction(&I::Block(BlockType::Empty));
-        f.instruction(&I::Loop(BlockType::Empty));
-        f.instruction(&I::LocalGet(0));
-        f.instruction(&I::LocalGet(1));
-        f.instruction(&I::I32GeU);
-        f.instruction(&I::BrIf(1));
-        f.instruction(&I::LocalGet(0));
-        f.instruction(&I::I32Load(self.list_entry()));
-        f.instruction(&I::LocalTee(2));
-        f.instruction(&I::I32Const(0));
-        f.instruction(&I::I32Store8(byte(MAP)));
-        // The block's place in the journal: places[b] - 1.
         let shift = self.journal.block_shift as i32;
-        f.instruction(&I::LocalGet(2));
-        f.instruction(&I::I32Const(2));
-        f.instruction(&I::I32Shl);
-        f.instruction(&I::I32Load(self.array_entry(self.places_at())));
-        f.instruction(&I::I32Const(1));
-        f.instruction(&I::I32Sub);
-        f.instruction(&I::I32Const(shift));
-        f.instruction(&I::I32Shl);
-        f.instruction(&I::LocalSet(4));
-        shift_left(f, 2, shift, 2);
-        self.copy_block(f, (JOURNAL, 4), (0, 2));
-        bump(f, 0, 4);
-        f.instruction(&I::Br(0));
-        f.instruction(&I::End);
-        f.instruction(&I::End);
+        walk_entries(f, self.listed_at(), |f| {
+            f.instruction(&I::LocalGet(0));
+            f.instruction(&I::I32Load(self.list_entry()));
+            f.instruction(&I::LocalTee(2));
+            f.instruction(&I::I32Const(0));
+            f.instruction(&I::I32Store8(byte(MAP)));
+            // The block's place in the journal: places[b] - 1.
+            f.instruction(&I::LocalGet(2));
+            f.instruction(&I::I32Const(2));
+            f.instruction(&I::I32Shl);
+            f.instruction(&I::I32Load(self.array_entry(self.places_at())));
+            f.instruction(&I::I32Const(1));
+            f.instruction(&I::I32Sub);
+            f.instruction(&I::I32Const(shift));
+            f.instruction(&I::I32Shl);
+            f.instruction(&I::LocalSet(4));
+            shift_left(f, 2, shift, 2);
+            self.copy_block(f, (JOURNAL, 4), (0, 2));
+        });
         f.instruction(&I::I32Const(self.listed_at()));
+        f.instruction(&I::I32Const(0));
+        f.instruction(&I::I32Store(word32(MAP)));
+    }
+
+    /// Clears `places[b]` of every block the journal keeps a copy of, and
+    /// empties the journal (part of `commit`; locals 0 and 1 are free).
+    fn forget_kept(&self, f: &mut Function) {
+        use Instruction as I;
+        walk_entries(f, self.kept_at(), |f| {
+            f.instruction(&I::LocalGet(0));
+            f.instruction(&I::I32Load(self.array_entry(self.keepers_at())));
+            f.instruction(&I::I32Const(2));
+            f.instruction(&I::I32Shl);
+            f.instruction(&I::I32Const(0));
+            f.instruction(&I::I32Store(self.array_entry(self.places_at())));
+        });
+        f.instruction(&I::I32Const(self.kept_at()));
         f.instruction(&I::I32Const(0));
         f.instruction(&I::I32Store(word32(MAP)));
     }
@@ -844,38 +848,6 @@ impl Module {
         }
         f.instruction(&I::End);
         Ok(f)
-    }
-}
-
-impl Module {
-    /// Clears `places[b]` of every block the journal keeps a copy of, and
-    /// empties the journal (part of `commit`; locals 0 and 1 are free).
-    fn forget_kept(&self, f: &mut Function) {
-        use Instruction as I;
-        f.instruction(&I::I32Const(self.kept_at()));
-        f.instruction(&I::I32Load(word32(MAP)));
-        f.instruction(&I::I32Const(2));
-        f.instruction(&I::I32Shl);
-        f.instruction(&I::LocalSet(1));
-        f.instruction(&I::Block(BlockType::Empty));
-        f.instruction(&I::Loop(BlockType::Empty));
-        f.instruction(&I::LocalGet(0));
-        f.instruction(&I::LocalGet(1));
-        f.instruction(&I::I32GeU);
-        f.instruction(&I::BrIf(1));
-        f.instruction(&I::LocalGet(0));
-        f.instruction(&I::I32Load(self.array_entry(self.keepers_at())));
-        f.instruction(&I::I32Const(2));
-        f.instruction(&I::I32Shl);
-        f.instruction(&I::I32Const(0));
-        f.instruction(&I::I32Store(self.array_entry(self.places_at())));
-        bump(f, 0, 4);
-        f.instruction(&I::Br(0));
-        f.instruction(&I::End);
-        f.instruction(&I::End);
-        f.instruction(&I::I32Const(self.kept_at()));
-        f.instruction(&I::I32Const(0));
-        f.instruction(&I::I32Store(word32(MAP)));
     }
 }
 
@@ -1191,6 +1163,29 @@ fn shift_left(f: &mut Function, from: u32, by: i32, to: u32) {
     f.instruction(&Instruction::I32Const(by));
     f.instruction(&Instruction::I32Shl);
     f.instruction(&Instruction::LocalSet(to));
+}
+
+/// A loop over the first n entries of one of the map's i32 arrays, where n
+/// is the count stored at `count_at`: local 0 goes from 0 to 4n in steps
+/// of 4 (the entry's byte offset, which `body` reads), local 1 holds 4n.
+fn walk_entries(f: &mut Function, count_at: i32, body: impl FnOnce(&mut Function)) {
+    use Instruction as I;
+    f.instruction(&I::I32Const(count_at));
+    f.instruction(&I::I32Load(word32(MAP)));
+    f.instruction(&I::I32Const(2));
+    f.instruction(&I::I32Shl);
+    f.instruction(&I::LocalSet(1));
+    f.instruction(&I::Block(BlockType::Empty));
+    f.instruction(&I::Loop(BlockType::Empty));
+    f.instruction(&I::LocalGet(0));
+    f.instruction(&I::LocalGet(1));
+    f.instruction(&I::I32GeU);
+    f.instruction(&I::BrIf(1));
+    body(f);
+    bump(f, 0, 4);
+    f.instruction(&I::Br(0));
+    f.instruction(&I::End);
+    f.instruction(&I::End);
 }
 
 /// `local += by`.
