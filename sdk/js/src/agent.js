@@ -74,16 +74,42 @@ const WARM_UP_ROUNDS = 32;
 function warmUp(category) {
   const id = { project: 'project', domain: 'domain', name: 'name', version: 'version', org: '' };
   const pairs = [{ key: 'k', value: 'v' }];
-  const template = { category, id, custom: '{"k":"v"}', config: pairs, sql: undefined, raw: new Uint8Array(0) };
-  const made = [undefined, {
-    taskExecutionId: { task: id, nodeId: 'n0', executionProject: 'project', executionDomain: 'domain', executionName: 'execution', retryAttempt: 0 },
-    namespace: 'namespace', labels: pairs, annotations: pairs, k8sServiceAccount: 'default', environmentVariables: pairs,
-  }].map((metadata) => ({
-    template, inputs: '{"n":3,"s":"hi"}', inputsRaw: new Uint8Array(0), outputPrefix: 's3://bucket/prefix', metadata, idempotencyKey: 'key',
-  }));
+  const template = {
+    category,
+    id,
+    custom: '{"k":"v"}',
+    config: pairs,
+    sql: undefined,
+    raw: new Uint8Array(0),
+  };
+  const metadata = {
+    taskExecutionId: {
+      task: id,
+      nodeId: 'n0',
+      executionProject: 'project',
+      executionDomain: 'domain',
+      executionName: 'execution',
+      retryAttempt: 0,
+    },
+    namespace: 'namespace',
+    labels: pairs,
+    annotations: pairs,
+    k8sServiceAccount: 'default',
+    environmentVariables: pairs,
+  };
+  const witTask = (taskMetadata) => ({
+    template,
+    inputs: '{"n":3,"s":"hi"}',
+    inputsRaw: new Uint8Array(0),
+    outputPrefix: 's3://bucket/prefix',
+    metadata: taskMetadata,
+    idempotencyKey: 'key',
+  });
+  // As propeller sends it (with metadata) and as `hangar run` does (without).
+  const made = [witTask(metadata), witTask(undefined)];
   for (let round = 0; round < WARM_UP_ROUNDS; round++) {
-    for (const witTask of made) {
-      const task = fromWitTask(witTask);
+    for (const record of made) {
+      const task = fromWitTask(record);
       const meta = decodeMeta(encodeMeta(task.inputs));
       fromWitHandle({ category, resourceMeta: new Uint8Array(0), outputPrefix: task.outputPrefix });
       toWitResource(succeeded(meta));
