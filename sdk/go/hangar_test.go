@@ -42,6 +42,32 @@ func TestTaskDecodesInputsExactlyAndTyped(t *testing.T) {
 	}
 }
 
+func TestInputReadsTheTextOfItsOwnTask(t *testing.T) {
+	task := &Task{}
+	for _, text := range []string{`{"s": "first", "n": 1}`, `{"s": "second"}`} {
+		if err := task.setJSON([]byte(text), []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		var want map[string]any
+		_ = json.Unmarshal([]byte(text), &want)
+		s, err := InputAs[string](task, "s")
+		if err != nil || s != want["s"] {
+			t.Fatalf("after %s: InputAs s = %q, %v", text, s, err)
+		}
+		_, hasN := want["n"]
+		if _, err := InputAs[int](task, "n"); (err == nil) != hasN || task.HasInput("n") != hasN {
+			t.Fatalf("after %s: n present should be %v (Input err %v, HasInput %v)", text, hasN, err, task.HasInput("n"))
+		}
+	}
+	byHand := &Task{Inputs: map[string]any{"k": "v"}}
+	if k, err := InputAs[string](byHand, "k"); err != nil || k != "v" || !byHand.HasInput("k") {
+		t.Fatalf("a Task built by hand should serve its Inputs: %q, %v", k, err)
+	}
+	if _, err := InputAs[string](&Task{}, "k"); err == nil {
+		t.Fatal("an empty Task has no inputs")
+	}
+}
+
 func TestInputErrorsAreNonRecoverableWithCodes(t *testing.T) {
 	task, err := NewTask(map[string]any{"s": "text"}, nil)
 	if err != nil {

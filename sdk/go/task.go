@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 )
 
 // Identifier is flyteidl.core.Identifier of a task.
@@ -64,7 +65,11 @@ type Task struct {
 	// protobuf-encoded, for agents that need full fidelity.
 	TemplateRaw, InputsRaw []byte
 
-	inputFields map[string]json.RawMessage
+	// The inputs' JSON text by name, for Input: split out on its first use
+	// (most calls never need it, and decoding costs a Go agent's call more
+	// than anything else the SDK does). Atomic so that goroutines may call
+	// Input at once.
+	inputFields atomic.Pointer[map[string]json.RawMessage]
 }
 
 // NewTask builds a Task from inputs and custom values, as the host would
@@ -97,9 +102,7 @@ func orEmpty(m map[string]any) map[string]any {
 // a JSON object becomes a clear error instead of a panic in agent code.
 func (t *Task) setJSON(inputs, custom []byte) error {
 	t.InputsJSON, t.CustomJSON = objectText(inputs), objectText(custom)
-	if err := decodeObject(inputs, &t.inputFields); err != nil {
-		return NonRecoverablef("the host sent inputs that are not a JSON object: %v", err).WithCode("InvalidInputs")
-	}
+	t.inputFields.Store(nil) // split again from the new text when asked
 	if err := decodeObject(inputs, &t.Inputs); err != nil {
 		return NonRecoverablef("the host sent inputs that are not a JSON object: %v", err).WithCode("InvalidInputs")
 	}
@@ -118,11 +121,30 @@ func objectText(text []byte) []byte {
 	return text
 }
 
+// inputText is the JSON text of each input by name. setJSON has already
+// read InputsJSON as an object, so decoding it again cannot fail; a Task
+// built by hand with only Inputs set is encoded from those.
+func (t *Task) inputText() map[string]json.RawMessage {
+	if fields := t.inputFields.Load(); fields != nil {
+		return *fields
+	}
+	text := t.InputsJSON
+	if len(text) == 0 && t.Inputs != nil {
+		text, _ = json.Marshal(t.Inputs) // nil (so no inputs) if not JSON-able
+	}
+	var fields map[string]json.RawMessage
+	if err := decodeObject(text, &fields); err != nil {
+		fields = map[string]json.RawMessage{}
+	}
+	t.inputFields.Store(&fields)
+	return fields
+}
+
 // decodeObject decodes a JSON object (empty text counts as {}) keeping
 // numbers exact.
 func decodeObject[M ~map[string]V, V any](text []byte, into *M) error {
 	*into = M{}
-	if len(bytes.TrimSpace(text)) == 0 {
+	if len(bytes.TrimSpace(text)) == 0 || string(text) == "{}" { // the usual custom: no decoder needed
 		return nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(text))
@@ -140,7 +162,7 @@ func decodeObject[M ~map[string]V, V any](text []byte, into *M) error {
 // a non-recoverable MissingInput error; a value of another type is
 // InvalidInput.
 func (t *Task) Input(name string, into any) error {
-	raw, ok := t.inputFields[name]
+	raw, ok := t.inputText()[name]
 	if !ok {
 		return NonRecoverablef("missing input %q", name).WithCode("MissingInput")
 	}
@@ -152,7 +174,7 @@ func (t *Task) Input(name string, into any) error {
 
 // HasInput reports whether the task has an input called `name`.
 func (t *Task) HasInput(name string) bool {
-	_, ok := t.inputFields[name]
+	_, ok := t.Inputs[name]
 	return ok
 }
 

@@ -61,7 +61,8 @@ func warmUp() {
 	_, _ = InputAs[[]any](t, "l")
 	_, _ = InputAs[map[string]any](t, "m")
 	// What Create usually returns, as resource meta, and Get reads back.
-	for _, meta := range []any{t.Inputs, json.RawMessage(t.InputsJSON), t.inputFields} {
+	fields := t.inputText()
+	for _, meta := range []any{t.Inputs, json.RawMessage(t.InputsJSON), fields} {
 		text, err := encodeMeta(meta)
 		if err != nil {
 			return
@@ -71,8 +72,8 @@ func warmUp() {
 		_, _ = MetaAs[map[string]json.RawMessage](handle)
 		_, _ = MetaAs[map[string]string](handle)
 	}
-	outputs := make(map[string]any, len(t.inputFields))
-	for k, v := range t.inputFields {
+	outputs := make(map[string]any, len(fields))
+	for k, v := range fields {
 		outputs[k] = v
 	}
 	for _, r := range []*Resource{Succeeded(outputs), Succeeded(t.Inputs).WithCustomInfo(t.Inputs)} {
