@@ -13,7 +13,7 @@ func TestTaskDecodesInputsExactlyAndTyped(t *testing.T) {
 	if err := task.setJSON([]byte(`{"n": -4611686018427387904, "x": 2.5, "s": "hi", "xs": [1, 2]}`), []byte(`{"spec": {"a": 1}}`)); err != nil {
 		t.Fatal(err)
 	}
-	if got := task.Inputs["n"].(json.Number).String(); got != "-4611686018427387904" {
+	if got := task.Inputs()["n"].(json.Number).String(); got != "-4611686018427387904" {
 		t.Fatalf("big int lost precision: %s", got)
 	}
 	n, err := InputAs[int64](task, "n")
@@ -51,7 +51,7 @@ func TestInputReadsTheTextOfItsOwnTask(t *testing.T) {
 		var want map[string]any
 		_ = json.Unmarshal([]byte(text), &want)
 		s, err := InputAs[string](task, "s")
-		if err != nil || s != want["s"] {
+		if err != nil || s != want["s"] || task.Inputs()["s"] != want["s"] {
 			t.Fatalf("after %s: InputAs s = %q, %v", text, s, err)
 		}
 		_, hasN := want["n"]
@@ -59,9 +59,9 @@ func TestInputReadsTheTextOfItsOwnTask(t *testing.T) {
 			t.Fatalf("after %s: n present should be %v (Input err %v, HasInput %v)", text, hasN, err, task.HasInput("n"))
 		}
 	}
-	byHand := &Task{Inputs: map[string]any{"k": "v"}}
-	if k, err := InputAs[string](byHand, "k"); err != nil || k != "v" || !byHand.HasInput("k") {
-		t.Fatalf("a Task built by hand should serve its Inputs: %q, %v", k, err)
+	byHand := &Task{InputsJSON: []byte(`{"k": "v"}`)}
+	if k, err := InputAs[string](byHand, "k"); err != nil || k != "v" || !byHand.HasInput("k") || byHand.Inputs()["k"] != "v" {
+		t.Fatalf("a Task built by hand should serve its InputsJSON: %q, %v", k, err)
 	}
 	if _, err := InputAs[string](&Task{}, "k"); err == nil {
 		t.Fatal("an empty Task has no inputs")
@@ -83,7 +83,7 @@ func TestBadJSONFromTheHostIsAnErrorNotAPanic(t *testing.T) {
 	task := &Task{}
 	assertCode(t, task.setJSON([]byte(`[1, 2]`), nil), "InvalidInputs", false)
 	assertCode(t, task.setJSON([]byte(`{}`), []byte(`"text"`)), "InvalidCustom", false)
-	if err := task.setJSON(nil, []byte("null")); err != nil || task.Inputs == nil || task.Custom == nil || string(task.InputsJSON) != "{}" {
+	if err := task.setJSON(nil, []byte("null")); err != nil || task.Inputs() == nil || task.Custom == nil || string(task.InputsJSON) != "{}" {
 		t.Fatalf("empty inputs and null custom should be empty maps: %v", err)
 	}
 }
@@ -184,5 +184,29 @@ func assertCode(t *testing.T, err error, code string, recoverable bool) {
 	}
 	if ae.Code != code || ae.IsRecoverable() != recoverable {
 		t.Fatalf("want code %s (recoverable=%v), got %+v", code, recoverable, ae)
+	}
+}
+
+func TestMetaOfJSONTextIsThatText(t *testing.T) {
+	cases := []struct {
+		meta    json.RawMessage
+		want    string
+		wantErr bool
+	}{
+		{json.RawMessage(`{"n": 3, "s": "hi"}`), `{"n": 3, "s": "hi"}`, false},
+		{json.RawMessage(`[1,2]`), `[1,2]`, false},
+		{nil, `null`, false},
+		{json.RawMessage(`{"n": `), "", true},
+		{json.RawMessage(``), "", true},
+	}
+	for _, c := range cases {
+		text, err := encodeMeta(c.meta)
+		if c.wantErr {
+			assertCode(t, err, "InvalidResourceMeta", false)
+			continue
+		}
+		if err != nil || string(text) != c.want {
+			t.Errorf("encodeMeta(%q) = %q, %v; want %q", c.meta, text, err, c.want)
+		}
 	}
 }

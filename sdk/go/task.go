@@ -32,19 +32,16 @@ type TaskExecutionMetadata struct {
 	EnvironmentVariables map[string]string
 }
 
-// Task is a job to start (Create) or an answer to compute (Do). Inputs and
-// Custom arrive decoded from the JSON the host sends; numbers are
-// json.Number so that large integers stay exact: read typed values with
-// Input / InputAs / DecodeInputs / DecodeCustom rather than type assertions.
+// Task is a job to start (Create) or an answer to compute (Do). Custom
+// arrives decoded from the JSON the host sends, and Inputs() decodes the
+// inputs on first use; numbers are json.Number so that large integers stay
+// exact: read typed values with Input / InputAs / DecodeInputs /
+// DecodeCustom rather than type assertions.
 type Task struct {
 	// The task type and version this task was routed on.
 	Category TaskCategory
 	// Identifier of the task template.
 	TemplateID Identifier
-	// Inputs by name, as plain JSON values (see wit/agent.wit, task.inputs:
-	// numbers, strings, RFC 3339 datetimes, "1.5s" durations,
-	// {"uri", "format"} blobs, nil for None...).
-	Inputs map[string]any
 	// TaskTemplate.custom as a JSON object (empty when unset).
 	Custom map[string]any
 	// TaskTemplate.config.
@@ -65,10 +62,11 @@ type Task struct {
 	// protobuf-encoded, for agents that need full fidelity.
 	TemplateRaw, InputsRaw []byte
 
-	// The inputs' JSON text by name, for Input: split out on its first use
-	// (most calls never need it, and decoding costs a Go agent's call more
-	// than anything else the SDK does). Atomic so that goroutines may call
-	// Input at once.
+	// The inputs decoded, for Inputs, and their JSON text by name, for
+	// Input: each made on its first use. Most calls need neither, and
+	// decoding was the largest cost the SDK added to a Go agent's call.
+	// Atomic so that goroutines may share a task.
+	inputValues atomic.Pointer[map[string]any]
 	inputFields atomic.Pointer[map[string]json.RawMessage]
 }
 
@@ -98,13 +96,15 @@ func orEmpty(m map[string]any) map[string]any {
 	return m
 }
 
-// setJSON parses the inputs and custom text once, so that text that is not
-// a JSON object becomes a clear error instead of a panic in agent code.
+// setJSON keeps the inputs and custom text, checking that each is a JSON
+// object, so that anything else becomes a clear error instead of a panic in
+// agent code. Custom is decoded here; the inputs only when asked.
 func (t *Task) setJSON(inputs, custom []byte) error {
 	t.InputsJSON, t.CustomJSON = objectText(inputs), objectText(custom)
-	t.inputFields.Store(nil) // split again from the new text when asked
-	if err := decodeObject(inputs, &t.Inputs); err != nil {
-		return NonRecoverablef("the host sent inputs that are not a JSON object: %v", err).WithCode("InvalidInputs")
+	t.inputValues.Store(nil) // decode again from the new text when asked
+	t.inputFields.Store(nil)
+	if !isObjectText(inputs) {
+		return NonRecoverablef("the host sent inputs that are not a JSON object: %.80q", inputs).WithCode("InvalidInputs")
 	}
 	if err := decodeObject(custom, &t.Custom); err != nil {
 		return NonRecoverablef("the task's custom is not a JSON object: %v", err).WithCode("InvalidCustom")
@@ -121,19 +121,41 @@ func objectText(text []byte) []byte {
 	return text
 }
 
-// inputText is the JSON text of each input by name. setJSON has already
-// read InputsJSON as an object, so decoding it again cannot fail; a Task
-// built by hand with only Inputs set is encoded from those.
+// isObjectText reports whether decodeObject would accept `text` (a JSON
+// object, `null`, or nothing) without decoding it.
+func isObjectText(text []byte) bool {
+	trimmed := bytes.TrimSpace(text)
+	if len(trimmed) == 0 || string(trimmed) == "null" {
+		return true
+	}
+	return trimmed[0] == '{' && json.Valid(trimmed)
+}
+
+// Inputs is the task's inputs by name, as plain JSON values (see
+// wit/agent.wit, task.inputs: numbers as json.Number, strings, RFC 3339
+// datetimes, "1.5s" durations, {"uri", "format"} blobs, nil for None...).
+// Decoded from InputsJSON on the first call; later calls return the same
+// map, so changes to it are seen by later calls on this task.
+func (t *Task) Inputs() map[string]any {
+	if values := t.inputValues.Load(); values != nil {
+		return *values
+	}
+	var values map[string]any
+	if err := decodeObject(t.InputsJSON, &values); err != nil {
+		values = map[string]any{} // only for a hand-built Task: setJSON checked the host's text
+	}
+	t.inputValues.Store(&values)
+	return values
+}
+
+// inputText is the JSON text of each input by name, split from InputsJSON
+// on first use.
 func (t *Task) inputText() map[string]json.RawMessage {
 	if fields := t.inputFields.Load(); fields != nil {
 		return *fields
 	}
-	text := t.InputsJSON
-	if len(text) == 0 && t.Inputs != nil {
-		text, _ = json.Marshal(t.Inputs) // nil (so no inputs) if not JSON-able
-	}
 	var fields map[string]json.RawMessage
-	if err := decodeObject(text, &fields); err != nil {
+	if err := decodeObject(t.InputsJSON, &fields); err != nil {
 		fields = map[string]json.RawMessage{}
 	}
 	t.inputFields.Store(&fields)
@@ -172,10 +194,10 @@ func (t *Task) Input(name string, into any) error {
 	return nil
 }
 
-// HasInput reports whether the task has an input called `name`.
+// HasInput reports whether the task has an input called `name`. It reads
+// the keys of InputsJSON without decoding the values.
 func (t *Task) HasInput(name string) bool {
-	_, ok := t.Inputs[name]
-	return ok
+	return hasTopLevelKey(t.InputsJSON, name)
 }
 
 // InputAs is Input returning the value: `n, err := hangar.InputAs[int](task, "n")`.
@@ -246,7 +268,12 @@ func NewTaskHandle(meta any) (*TaskHandle, error) {
 }
 
 // encodeMeta is how the value Create returns becomes resource-meta bytes.
+// JSON text that is already valid (json.RawMessage, as the echo agent
+// returns its inputs) is kept as it is, without the encoder's copy.
 func encodeMeta(meta any) ([]byte, error) {
+	if raw, ok := meta.(json.RawMessage); ok && json.Valid(raw) {
+		return raw, nil
+	}
 	text, err := json.Marshal(meta)
 	if err != nil {
 		return nil, NonRecoverablef("Create returned resource meta that is not JSON-able (%T): %v", meta, err).

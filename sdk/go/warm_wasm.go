@@ -54,6 +54,8 @@ func warmUp() {
 	if aerr != nil {
 		return
 	}
+	_ = t.HasInput("s")
+	_ = t.Inputs()
 	_, _ = InputAs[string](t, "s")
 	_, _ = InputAs[int](t, "n")
 	_, _ = InputAs[float64](t, "f")
@@ -62,7 +64,7 @@ func warmUp() {
 	_, _ = InputAs[map[string]any](t, "m")
 	// What Create usually returns, as resource meta, and Get reads back.
 	fields := t.inputText()
-	for _, meta := range []any{t.Inputs, json.RawMessage(t.InputsJSON), fields} {
+	for _, meta := range []any{t.Inputs(), json.RawMessage(t.InputsJSON), fields} {
 		text, err := encodeMeta(meta)
 		if err != nil {
 			return
@@ -76,7 +78,7 @@ func warmUp() {
 	for k, v := range fields {
 		outputs[k] = v
 	}
-	for _, r := range []*Resource{Succeeded(outputs), Succeeded(t.Inputs).WithCustomInfo(t.Inputs)} {
+	for _, r := range []*Resource{Succeeded(outputs), Succeeded(t.Inputs()).WithCustomInfo(t.Inputs())} {
 		_, _ = resourceToWIT(r)
 	}
 }

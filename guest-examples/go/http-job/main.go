@@ -69,7 +69,7 @@ func (HTTPJob) Create(task *hangar.Task) (any, error) {
 	// The idempotency key makes a retried Create (same attempt) find the
 	// job it already started instead of starting a second one.
 	resp, err := fetch.PostJSON(base+"/jobs",
-		map[string]any{"spec": c.Spec, "inputs": task.Inputs},
+		map[string]any{"spec": c.Spec, "inputs": task.Inputs()},
 		map[string]string{"Idempotency-Key": task.IdempotencyKey})
 	if err := failure("submitting the job", resp, err); err != nil {
 		return nil, err
