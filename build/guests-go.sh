@@ -15,8 +15,8 @@
 #   adapter     wasi_snapshot_preview1.reactor.wasm of wasmtime 48, from the
 #               crate wasi-preview1-component-adapter-provider 48.0.8 via
 #               `cargo fetch` of target/tools/go/adapter/Cargo.toml.
-# The Go module go.bytecodealliance.org/pkg comes through the Go module proxy
-# (checked against the committed go.sum files).
+# The SDK and the agents need no Go module from a proxy (the bindings'
+# runtime is the SDK's own, sdk/go/internal/witruntime).
 #
 # Re-running is cheap: an output is rebuilt only when a hash of its inputs
 # (its sources, the SDK, the WIT, the tool versions) changed.

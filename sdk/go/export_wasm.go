@@ -9,12 +9,12 @@ package hangar
 import (
 	"encoding/json"
 
-	witTypes "go.bytecodealliance.org/pkg/wit/types"
 	asyncexport "hangar.local/hangar/internal/wit/export_flyte_agent_async_handler"
 	identityexport "hangar.local/hangar/internal/wit/export_flyte_agent_identity"
 	syncexport "hangar.local/hangar/internal/wit/export_flyte_agent_sync_handler"
 	wit "hangar.local/hangar/internal/wit/flyte_agent_types"
 	_ "hangar.local/hangar/internal/wit/wit_exports" // the go:wasmexport functions
+	witTypes "hangar.local/hangar/internal/wittypes"
 )
 
 func init() {

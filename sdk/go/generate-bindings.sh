@@ -45,6 +45,20 @@ cp "$sdk/../../wit/agent.wit" "$tmp/wit/deps/flyte-agent/agent.wit"
 wit-bindgen go --world hangar:go-sdk/bindings --pkg-name "$pkg_name" --out-dir "$tmp/out" "$tmp/wit" \
     >"$tmp/log" 2>&1 || { cat "$tmp/log" >&2; die "wit-bindgen go failed"; }
 
+# wit-bindgen's Go output imports go.bytecodealliance.org/pkg for its
+# runtime and WIT types; point it at the SDK's own (internal/witruntime,
+# whose cabi_realloc serves the host's buffers from an arena, and
+# internal/wittypes), so an agent needs no module but the SDK.
+while read -r f; do
+    sed -i \
+        -e 's|"go.bytecodealliance.org/pkg/wit/runtime"|"hangar.local/hangar/internal/witruntime"|' \
+        -e 's|"go.bytecodealliance.org/pkg/wit/types"|"hangar.local/hangar/internal/wittypes"|' \
+        "$f"
+done < <(find "$tmp/out" -name '*.go')
+if grep -rl 'go.bytecodealliance.org/' "$tmp/out" >/dev/null; then
+    die "the generated bindings import a go.bytecodealliance.org package the SDK has no stand-in for: $(grep -rho '"go.bytecodealliance.org/[^"]*"' "$tmp/out" | sort -u | tr '\n' ' ')"
+fi
+
 # The generated files, as paths relative to internal/wit.
 generated_in() { (cd "$1" && find . -name 'wit_bindings.go' -o -name 'wit_exports.go' -o -name 'empty.s' | sort); }
 

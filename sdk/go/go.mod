@@ -4,5 +4,3 @@
 module hangar.local/hangar
 
 go 1.25
-
-require go.bytecodealliance.org/pkg v0.2.3 // indirect

@@ -15,8 +15,8 @@ package hangar
 import (
 	"encoding/json"
 
-	witTypes "go.bytecodealliance.org/pkg/wit/types"
 	wit "hangar.local/hangar/internal/wit/flyte_agent_types"
+	witTypes "hangar.local/hangar/internal/wittypes"
 )
 
 var warm bool

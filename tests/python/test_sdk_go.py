@@ -40,10 +40,12 @@ BUILD = "bash build/guests-go.sh"
 SDK = REPO_ROOT / "sdk" / "go"
 TOOLS = REPO_ROOT / "target" / "tools" / "go"
 WIT_BINDGEN_VERSION = "0.61.1"
+# A config value larger than a whole task, for the arena test below.
+LONG_CONFIG = "L" * 8192
 ECHO_WASM = REPO_ROOT / "target" / "test-plugins" / "echo-go.wasm"
 ECHO_SYNC_WASM = REPO_ROOT / "target" / "test-plugins" / "echo-sync-go.wasm"
 # The SDK's packages that compile natively (internal/wit is wasip1 only).
-NATIVE_PACKAGES = [".", "./fetch", "./secrets", "./config", "./log"]
+NATIVE_PACKAGES = [".", "./fetch", "./secrets", "./config", "./log", "./internal/witruntime", "./internal/wittypes"]
 
 
 def go() -> str:
@@ -67,7 +69,13 @@ def run(argv: list[str], cwd: Path, timeout: float = 300, env: dict | None = Non
 
 def test_sdk_unit_tests_pass_natively():
     out = run([go(), "test", "-count=1", *NATIVE_PACKAGES], SDK).stdout
-    for package in ("hangar.local/hangar\t", "hangar.local/hangar/fetch", "hangar.local/hangar/secrets"):
+    for package in (
+        "hangar.local/hangar\t",
+        "hangar.local/hangar/fetch",
+        "hangar.local/hangar/secrets",
+        "hangar.local/hangar/internal/witruntime",
+        "hangar.local/hangar/internal/wittypes",
+    ):
         assert f"ok  \t{package}" in out, out
 
 
@@ -122,7 +130,9 @@ def go_server(hangar_bin, cache_dir, tmp_path_factory):
     plugins = tmp_path_factory.mktemp("go-plugins")
     shutil.copy(ECHO_WASM, plugins / ECHO_WASM.name)
     shutil.copy(ECHO_SYNC_WASM, plugins / ECHO_SYNC_WASM.name)
-    (plugins / "echo-sync-go.toml").write_text('[secrets]\nnames = ["go_token"]\n\n[config]\ngreeting = "hej"\n')
+    (plugins / "echo-sync-go.toml").write_text(
+        f'[secrets]\nnames = ["go_token"]\n\n[config]\ngreeting = "hej"\nlong = "{LONG_CONFIG}"\n'
+    )
     os.environ["_FSEC_go_token"] = "tok-go-123"
     try:
         server = launch_server(hangar_bin, plugins, cache_dir, log_dir=tmp_path_factory.mktemp("go-logs"))
@@ -225,11 +235,38 @@ def test_host_imports_secrets_config_and_logs(go_server):
     assert "echo_sync_go answered" in go_server.stderr(), go_server.diagnostics()
 
 
+def test_the_task_stays_intact_after_an_import_answers_more_than_it(go_server):
+    """The host writes a call's arguments into the guest's memory, and later
+    each import's answer. The Go SDK's cabi_realloc serves both from one
+    arena (sdk/go/internal/witruntime): an answer larger than the whole task
+    must land beside the task's strings, never over them."""
+    template = plain_template("echo_sync_go")
+    resource = echo_sync(go_server, template, literal_map({"read_config": "long"}))
+    assert resource.phase == Phase.SUCCEEDED, resource
+    outputs = {k: v.scalar.primitive.string_value for k, v in resource.outputs.literals.items()}
+    assert outputs["config"] == LONG_CONFIG, len(outputs["config"])
+    assert outputs["category_after_imports"] == "echo_sync_go", outputs["category_after_imports"][:200]
+
+
 def test_an_ungranted_secret_fails_with_the_fix(go_server):
     resource = echo_sync(go_server, plain_template("echo_sync_go"), literal_map({"read_secret": "other"}))
     assert resource.phase == Phase.FAILED, resource
     assert resource.agent_error.code == "SecretNotGranted", resource
     assert "[secrets] names" in resource.message, resource
+
+
+@pytest.mark.parametrize("task_type", sorted(MODES))
+def test_inputs_larger_than_the_arena_round_trip(go_server, task_type):
+    """The SDK's cabi_realloc serves the host's buffers from a 64 KiB arena
+    and from the heap once that is used up: a 200 KB input takes the heap,
+    the small strings around it the arena, and every one arrives whole."""
+    big = "".join(chr(ord("a") + i % 26) for i in range(200_000))
+    values = {"big": big, "small": "s", "n": 7}
+    types = {"big": str, "small": str, "n": int}
+    inputs = to_literal_map(values, types)
+    resource = MODES[task_type](go_server, echo_template(task_type, types), inputs)
+    assert resource.phase == Phase.SUCCEEDED, f"{resource}\n{go_server.diagnostics()}"
+    assert from_literal_map(resource.outputs, types) == values
 
 
 @pytest.mark.parametrize("task_type", sorted(MODES))

@@ -10,10 +10,10 @@ import (
 	"strconv"
 	"strings"
 
-	witTypes "go.bytecodealliance.org/pkg/wit/types"
 	handler "hangar.local/hangar/internal/wit/wasi_http_outgoing_handler"
 	http "hangar.local/hangar/internal/wit/wasi_http_types"
 	streams "hangar.local/hangar/internal/wit/wasi_io_streams"
+	witTypes "hangar.local/hangar/internal/wittypes"
 )
 
 // The WIT names of wasi:http's error-code cases, by tag.

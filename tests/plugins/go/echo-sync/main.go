@@ -1,7 +1,9 @@
 // Command echo-sync is the sync test fixture `echo_sync_go`: Do returns the
 // inputs as outputs. "fail" / "panic" inputs fail as in the echo fixture;
 // "read_secret": NAME adds the output "secret" (its value), "read_config":
-// KEY adds "config" (its value or null), so tests see the host imports work.
+// KEY adds "config" (its value or null), so tests see the host imports work;
+// either also adds "category_after_imports", the task's category name read
+// after those imports wrote their answers into the guest's memory.
 package main
 
 import (
@@ -56,6 +58,12 @@ func (EchoSync) Do(task *hangar.Task) (*hangar.Resource, error) {
 		} else {
 			outputs["config"] = nil
 		}
+	}
+	if task.HasInput("read_secret") || task.HasInput("read_config") {
+		// The host wrote the task's strings into this instance's memory
+		// before the call, and the imports' answers after them: the first
+		// must not have been overwritten (sdk/go/internal/witruntime).
+		outputs["category_after_imports"] = task.Category.Name
 	}
 	log.Infof("echo_sync_go answered %d outputs", len(outputs))
 	return hangar.Succeeded(outputs), nil

@@ -5,5 +5,3 @@ go 1.25
 require hangar.local/hangar v0.0.0
 
 replace hangar.local/hangar => ../../../../sdk/go
-
-require go.bytecodealliance.org/pkg v0.2.3 // indirect

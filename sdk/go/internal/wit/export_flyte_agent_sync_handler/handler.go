@@ -6,8 +6,8 @@
 package export_flyte_agent_sync_handler
 
 import (
-	witTypes "go.bytecodealliance.org/pkg/wit/types"
 	types "hangar.local/hangar/internal/wit/flyte_agent_types"
+	witTypes "hangar.local/hangar/internal/wittypes"
 )
 
 // Installed by package hangar (export_wasm.go) at init.

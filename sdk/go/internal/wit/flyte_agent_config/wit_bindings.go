@@ -14,8 +14,8 @@
 package flyte_agent_config
 
 import (
-	witRuntime "go.bytecodealliance.org/pkg/wit/runtime"
-	witTypes "go.bytecodealliance.org/pkg/wit/types"
+	witRuntime "hangar.local/hangar/internal/witruntime"
+	witTypes "hangar.local/hangar/internal/wittypes"
 	"runtime"
 	"unsafe"
 )

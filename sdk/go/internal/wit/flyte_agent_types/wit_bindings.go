@@ -14,7 +14,7 @@
 package flyte_agent_types
 
 import (
-	witTypes "go.bytecodealliance.org/pkg/wit/types"
+	witTypes "hangar.local/hangar/internal/wittypes"
 )
 
 // What propeller routes on: `TaskTemplate.type` and `task_type_version`.

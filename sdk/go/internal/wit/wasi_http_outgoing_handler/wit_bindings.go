@@ -14,8 +14,8 @@
 package wasi_http_outgoing_handler
 
 import (
-	witRuntime "go.bytecodealliance.org/pkg/wit/runtime"
-	witTypes "go.bytecodealliance.org/pkg/wit/types"
+	witRuntime "hangar.local/hangar/internal/witruntime"
+	witTypes "hangar.local/hangar/internal/wittypes"
 	"hangar.local/hangar/internal/wit/wasi_http_types"
 	"runtime"
 	"unsafe"

@@ -14,8 +14,8 @@
 package wasi_http_types
 
 import (
-	witRuntime "go.bytecodealliance.org/pkg/wit/runtime"
-	witTypes "go.bytecodealliance.org/pkg/wit/types"
+	witRuntime "hangar.local/hangar/internal/witruntime"
+	witTypes "hangar.local/hangar/internal/wittypes"
 	"hangar.local/hangar/internal/wit/wasi_io_error"
 	"hangar.local/hangar/internal/wit/wasi_io_poll"
 	"hangar.local/hangar/internal/wit/wasi_io_streams"

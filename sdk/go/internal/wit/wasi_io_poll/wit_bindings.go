@@ -14,7 +14,7 @@
 package wasi_io_poll
 
 import (
-	witRuntime "go.bytecodealliance.org/pkg/wit/runtime"
+	witRuntime "hangar.local/hangar/internal/witruntime"
 	"runtime"
 	"unsafe"
 )

@@ -14,8 +14,8 @@
 package wit_exports
 
 import (
-	witRuntime "go.bytecodealliance.org/pkg/wit/runtime"
-	witTypes "go.bytecodealliance.org/pkg/wit/types"
+	witRuntime "hangar.local/hangar/internal/witruntime"
+	witTypes "hangar.local/hangar/internal/wittypes"
 	"hangar.local/hangar/internal/wit/export_flyte_agent_async_handler"
 	"hangar.local/hangar/internal/wit/export_flyte_agent_identity"
 	"hangar.local/hangar/internal/wit/export_flyte_agent_sync_handler"
