@@ -64,9 +64,11 @@ func taskFromWIT(t wit.Task) (*Task, *AgentError) {
 		SQL:            t.Template.Sql.SomeOr(""),
 		OutputPrefix:   t.OutputPrefix,
 		IdempotencyKey: t.IdempotencyKey,
-		// The bindings hand over views of the call's argument memory: copy.
-		TemplateRaw: append([]byte(nil), t.Template.Raw...),
-		InputsRaw:   append([]byte(nil), t.InputsRaw...),
+		// Views of the buffers the host wrote the call into, like every
+		// string here: internal/witruntime never hands those bytes out
+		// again, so they need no copy.
+		TemplateRaw: t.Template.Raw,
+		InputsRaw:   t.InputsRaw,
 	}
 	if t.Metadata.IsSome() {
 		m := t.Metadata.Some()

@@ -83,6 +83,20 @@ func TestBadJSONFromTheHostIsAnErrorNotAPanic(t *testing.T) {
 	task := &Task{}
 	assertCode(t, task.setJSON([]byte(`[1, 2]`), nil), "InvalidInputs", false)
 	assertCode(t, task.setJSON([]byte(`{}`), []byte(`"text"`)), "InvalidCustom", false)
+	// Broken inside, right shape: the error comes where the inputs are read.
+	broken := &Task{}
+	if err := broken.setJSON([]byte(`{"a": [1, }`), nil); err != nil {
+		t.Fatalf("setJSON checks only the shape: %v", err)
+	}
+	if _, err := InputAs[int](broken, "a"); err == nil {
+		t.Fatal("reading an input of broken text should be an error")
+	}
+	if err := broken.DecodeInputs(&map[string]any{}); err == nil {
+		t.Fatal("decoding broken inputs should be an error")
+	}
+	if len(broken.Inputs()) != 0 {
+		t.Fatal("broken inputs should read as none")
+	}
 	if err := task.setJSON(nil, []byte("null")); err != nil || task.Inputs() == nil || task.Custom == nil || string(task.InputsJSON) != "{}" {
 		t.Fatalf("empty inputs and null custom should be empty maps: %v", err)
 	}

@@ -121,14 +121,17 @@ func objectText(text []byte) []byte {
 	return text
 }
 
-// isObjectText reports whether decodeObject would accept `text` (a JSON
-// object, `null`, or nothing) without decoding it.
+// isObjectText reports whether `text` has the shape of a JSON object (or is
+// `null`, or nothing), without reading it through: the host writes the
+// inputs with a JSON encoder, so this catches a mix-up of kinds, and text
+// that is broken inside becomes an error where it is decoded (Input,
+// DecodeInputs), never a panic.
 func isObjectText(text []byte) bool {
 	trimmed := bytes.TrimSpace(text)
 	if len(trimmed) == 0 || string(trimmed) == "null" {
 		return true
 	}
-	return trimmed[0] == '{' && json.Valid(trimmed)
+	return len(trimmed) >= 2 && trimmed[0] == '{' && trimmed[len(trimmed)-1] == '}'
 }
 
 // Inputs is the task's inputs by name, as plain JSON values (see
