@@ -96,9 +96,10 @@ func orEmpty(m map[string]any) map[string]any {
 	return m
 }
 
-// setJSON keeps the inputs and custom text, checking that each is a JSON
-// object, so that anything else becomes a clear error instead of a panic in
-// agent code. Custom is decoded here; the inputs only when asked.
+// setJSON keeps the inputs and custom text, so that text of another kind
+// becomes a clear error instead of a panic in agent code. Custom is decoded
+// here (and so checked through); the inputs are checked for the shape of
+// an object (isObjectText) and decoded only when asked.
 func (t *Task) setJSON(inputs, custom []byte) error {
 	t.InputsJSON, t.CustomJSON = objectText(inputs), objectText(custom)
 	t.inputValues.Store(nil) // decode again from the new text when asked
