@@ -141,29 +141,29 @@ func isObjectText(text []byte) bool {
 // Decoded from InputsJSON on the first call; later calls return the same
 // map, so changes to it are seen by later calls on this task.
 func (t *Task) Inputs() map[string]any {
-	if values := t.inputValues.Load(); values != nil {
-		return *values
-	}
-	var values map[string]any
-	if err := decodeObject(t.InputsJSON, &values); err != nil {
-		values = map[string]any{} // only for a hand-built Task: setJSON checked the host's text
-	}
-	t.inputValues.Store(&values)
-	return values
+	return decodedOnce(&t.inputValues, t.InputsJSON)
 }
 
 // inputText is the JSON text of each input by name, split from InputsJSON
 // on first use.
 func (t *Task) inputText() map[string]json.RawMessage {
-	if fields := t.inputFields.Load(); fields != nil {
-		return *fields
+	return decodedOnce(&t.inputFields, t.InputsJSON)
+}
+
+// decodedOnce is `text` decoded as an object on the first call and kept in
+// `cache` for the next ones. Text that does not decode (broken inside, or a
+// hand-built Task's) reads as no inputs: Input then reports the input
+// missing, and DecodeInputs, which decodes the text itself, the error.
+func decodedOnce[V any](cache *atomic.Pointer[map[string]V], text []byte) map[string]V {
+	if m := cache.Load(); m != nil {
+		return *m
 	}
-	var fields map[string]json.RawMessage
-	if err := decodeObject(t.InputsJSON, &fields); err != nil {
-		fields = map[string]json.RawMessage{}
+	var m map[string]V
+	if err := decodeObject(text, &m); err != nil {
+		m = map[string]V{}
 	}
-	t.inputFields.Store(&fields)
-	return fields
+	cache.Store(&m)
+	return m
 }
 
 // decodeObject decodes a JSON object (empty text counts as {}) keeping

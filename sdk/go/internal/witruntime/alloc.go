@@ -22,7 +22,7 @@ func heapBuffer(size, align uintptr) unsafe.Pointer {
 	if size == 0 {
 		return nil
 	}
-	if align == 0 || align > 8 || align&(align-1) != 0 {
+	if !supportedAlign(align) {
 		panic("witruntime: unsupported alignment")
 	}
 	words := make([]uint64, (size+7)/8)
@@ -37,4 +37,10 @@ var hostBuffers runtime.Pinner
 // them keep them alive; the arena is not touched.
 func Unpin() {
 	hostBuffers.Unpin()
+}
+
+// supportedAlign reports whether `align` is one the canonical ABI uses: a
+// power of two up to 8.
+func supportedAlign(align uintptr) bool {
+	return align != 0 && align <= 8 && align&(align-1) == 0
 }

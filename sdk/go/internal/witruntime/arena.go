@@ -23,7 +23,7 @@ var (
 // take is `size` bytes aligned to `align` (a power of two up to 8), or nil
 // when they do not fit in what is left (and for size 0).
 func (a *arena) take(size, align uintptr) unsafe.Pointer {
-	if size == 0 || align == 0 || align > 8 || align&(align-1) != 0 {
+	if size == 0 || !supportedAlign(align) {
 		return nil
 	}
 	base := uintptr(unsafe.Pointer(unsafe.SliceData(a.memory)))

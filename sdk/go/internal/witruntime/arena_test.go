@@ -11,22 +11,22 @@ func TestArenaHandsOutAlignedBytesOnceAndSaysWhenFull(t *testing.T) {
 	base := uintptr(unsafe.Pointer(&memory[1]))
 	type take struct {
 		size, align uintptr
-		want        int // offset from base, -1 for nil
+		served      bool
 	}
 	steps := []take{
-		{3, 1, 0},   // bytes 0..2
-		{4, 4, -2},  // next 4-aligned address
-		{0, 1, -1},  // nothing for nothing
-		{1, 3, -1},  // not a power of two
-		{1, 16, -1}, // beyond what the ABI asks
-		{8, 8, -3},  // next 8-aligned address
-		{64, 1, -1}, // does not fit: nil, and nothing used
-		{1, 1, -4},  // still served after a refusal
+		{3, 1, true},   // bytes 0..2
+		{4, 4, true},   // at the next 4-aligned address
+		{0, 1, false},  // nothing for nothing
+		{1, 3, false},  // not a power of two
+		{1, 16, false}, // beyond what the ABI asks
+		{8, 8, true},   // at the next 8-aligned address
+		{64, 1, false}, // does not fit: nil, and nothing used
+		{1, 1, true},   // still served after a refusal
 	}
 	var last uintptr
 	for i, s := range steps {
 		p := a.take(s.size, s.align)
-		if s.want == -1 {
+		if !s.served {
 			if p != nil {
 				t.Fatalf("step %d: take(%d, %d) = %p, want nil", i, s.size, s.align, p)
 			}
