@@ -23,7 +23,10 @@ var (
 // take is `size` bytes aligned to `align` (a power of two up to 8), or nil
 // when they do not fit in what is left (and for size 0).
 func (a *arena) take(size, align uintptr) unsafe.Pointer {
-	if size == 0 || !supportedAlign(align) {
+	// supportedAlign's test, written out: take runs for every buffer of
+	// every call, and the extra call costs Go's wasm about 4% of a reused
+	// echo call's instructions (fuel: 52,541 against 50,265).
+	if size == 0 || align == 0 || align > 8 || align&(align-1) != 0 {
 		return nil
 	}
 	base := uintptr(unsafe.Pointer(unsafe.SliceData(a.memory)))
