@@ -59,7 +59,15 @@ fn main() -> Result<(), Box<dyn Error>> {
         reflection_fds.encode_to_vec(),
     )?;
 
+    // Protobuf maps (a LiteralMap's literals, a template's config, labels...)
+    // as `BTreeMap`: encoding one then writes its entries in key order, so
+    // the same message always re-encodes to the same bytes. With `HashMap`
+    // each decode iterated in its own random order, and the raw template and
+    // inputs an agent receives (and the local idempotency key hashed from
+    // them) changed from one decode of a request to the next. Small maps
+    // are also cheaper to build this way (no SipHash per key).
     tonic_prost_build::configure()
+        .btree_map(".")
         .build_server(true)
         .build_client(true)
         .compile_fds(fds)?;

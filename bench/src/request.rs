@@ -4,7 +4,7 @@
 //! gets the same messages; only the task type differs (each server
 //! names its echo agents its own way).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use crate::proto::flyteidl::admin::{
     CreateRequestHeader, CreateTaskRequest, ExecuteTaskSyncRequest, GetTaskRequest, TaskCategory,
@@ -28,7 +28,7 @@ pub fn inputs() -> LiteralMap {
             ..Default::default()
         }
     }
-    let mut literals = HashMap::new();
+    let mut literals = BTreeMap::new();
     literals.insert(
         "n".to_owned(),
         primitive_literal(primitive::Value::Integer(3)),
@@ -50,7 +50,7 @@ fn interface() -> TypedInterface {
             }),
             ..Default::default()
         };
-        let mut map = HashMap::new();
+        let mut map = BTreeMap::new();
         map.insert("n".to_owned(), simple(SimpleType::Integer));
         map.insert("s".to_owned(), simple(SimpleType::String));
         VariableMap { variables: map }

@@ -315,12 +315,12 @@ fn inputs_to_v1(inputs: &Inputs) -> Result<core_v1::LiteralMap, Status> {
     Ok(map)
 }
 
-/// A v1 `LiteralMap` as `Outputs`, in name order.
+/// A v1 `LiteralMap` as `Outputs`, in name order (protobuf maps are
+/// `BTreeMap`s).
 fn outputs_to_v2(outputs: core_v1::LiteralMap) -> Result<Outputs, Status> {
-    let mut literals: Vec<_> = outputs.literals.into_iter().collect();
-    literals.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(Outputs {
-        literals: literals
+        literals: outputs
+            .literals
             .into_iter()
             .map(|(name, literal)| {
                 Ok(NamedLiteral {

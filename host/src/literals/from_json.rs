@@ -1,7 +1,7 @@
 //! JSON → literal: the outputs a guest returns, typed by the task's declared
 //! output types so they match what flytekit's `TypeEngine` would produce.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -30,7 +30,7 @@ pub fn json_to_literal_map(
     values: &Map<String, Value>,
     declared: Option<&VariableMap>,
 ) -> Result<LiteralMap, LiteralError> {
-    let mut literals = HashMap::with_capacity(values.len());
+    let mut literals = BTreeMap::new();
     let Some(declared) = declared else {
         for (name, v) in values {
             literals.insert(name.clone(), infer(v, &Path::root("output", name))?);
@@ -38,8 +38,8 @@ pub fn json_to_literal_map(
         return Ok(LiteralMap { literals });
     };
 
-    let mut names: Vec<&String> = declared.variables.keys().collect();
-    names.sort();
+    // In name order: protobuf maps are `BTreeMap`s.
+    let names: Vec<&String> = declared.variables.keys().collect();
     if let Some(unknown) = values
         .keys()
         .find(|name| !declared.variables.contains_key(*name))
@@ -131,7 +131,7 @@ fn convert(
             let Value::Object(map) = v else {
                 return Err(path.mismatch(expected(t), v));
             };
-            let mut literals = HashMap::with_capacity(map.len());
+            let mut literals = BTreeMap::new();
             for (k, item) in map {
                 literals.insert(
                     k.clone(),

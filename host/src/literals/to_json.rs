@@ -18,12 +18,12 @@ use crate::proto::flyteidl::core::{
 /// floats, error literals, offloaded literals, malformed msgpack, nesting
 /// deeper than [`super::MAX_DEPTH`].
 pub fn literal_map_to_json(map: &LiteralMap) -> Result<Map<String, Value>, LiteralError> {
-    let mut names: Vec<&String> = map.literals.keys().collect();
-    names.sort();
+    // In name order (protobuf maps are `BTreeMap`s), so that of two bad
+    // inputs the error always names the same one.
     let mut out = Map::new();
-    for name in names {
+    for (name, literal) in &map.literals {
         let path = Path::root("input", name);
-        out.insert(name.clone(), literal_to_json(&map.literals[name], &path)?);
+        out.insert(name.clone(), literal_to_json(literal, &path)?);
     }
     Ok(out)
 }
@@ -41,11 +41,9 @@ fn literal_to_json(lit: &Literal, path: &Path<'_>) -> Result<Value, LiteralError
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array),
         Some(literal::Value::Map(m)) => {
-            let mut keys: Vec<&String> = m.literals.keys().collect();
-            keys.sort();
             let mut out = Map::new();
-            for k in keys {
-                out.insert(k.clone(), literal_to_json(&m.literals[k], &path.key(k))?);
+            for (k, item) in &m.literals {
+                out.insert(k.clone(), literal_to_json(item, &path.key(k))?);
             }
             Ok(Value::Object(out))
         }

@@ -116,16 +116,15 @@ fn identifier(id: Option<&core::Identifier>) -> types::Identifier {
     }
 }
 
-fn sorted_pairs(map: &std::collections::HashMap<String, String>) -> Vec<types::KeyValue> {
-    let mut pairs: Vec<types::KeyValue> = map
-        .iter()
+/// A protobuf `map<string, string>` as WIT pairs, in key order (protobuf
+/// maps are `BTreeMap`s).
+fn sorted_pairs(map: &std::collections::BTreeMap<String, String>) -> Vec<types::KeyValue> {
+    map.iter()
         .map(|(key, value)| types::KeyValue {
             key: key.clone(),
             value: value.clone(),
         })
-        .collect();
-    pairs.sort_by(|a, b| a.key.cmp(&b.key));
-    pairs
+        .collect()
 }
 
 fn execution_metadata(m: &TaskExecutionMetadata) -> types::TaskExecutionMetadata {
@@ -182,6 +181,45 @@ mod tests {
         assert_ne!(a, idempotency_key(&execution_id("n0", 1)));
         assert_ne!(a, idempotency_key(&execution_id("n1", 0)));
         assert!(a.ends_with("-0"), "{a}");
+    }
+
+    /// The same request, decoded again (as a retry would be), gives the
+    /// agent the same raw bytes and the same local idempotency key. Maps
+    /// (inputs, config) must not be written in a per-decode hash order.
+    #[test]
+    fn same_request_same_raw_bytes_and_local_key() {
+        use crate::proto::flyteidl::core::{
+            Literal, Primitive, Scalar, literal, primitive, scalar,
+        };
+        let int = |v: i64| Literal {
+            value: Some(literal::Value::Scalar(Box::new(Scalar {
+                value: Some(scalar::Value::Primitive(Primitive {
+                    value: Some(primitive::Value::Integer(v)),
+                })),
+            }))),
+            ..Default::default()
+        };
+        let template = TaskTemplate {
+            r#type: "echo".into(),
+            config: (0..8).map(|i| (format!("k{i}"), format!("v{i}"))).collect(),
+            ..Default::default()
+        };
+        let inputs = LiteralMap {
+            literals: (0..8).map(|i| (format!("x{i}"), int(i))).collect(),
+        };
+        let (template_bytes, inputs_bytes) = (template.encode_to_vec(), inputs.encode_to_vec());
+        let build = || {
+            let template = TaskTemplate::decode(template_bytes.as_slice()).expect("template");
+            let inputs = LiteralMap::decode(inputs_bytes.as_slice()).expect("inputs");
+            build_task(&template, &inputs, "s3://out", None).expect("task")
+        };
+        let first = build();
+        for _ in 0..16 {
+            let again = build();
+            assert_eq!(again.template.raw, first.template.raw);
+            assert_eq!(again.inputs_raw, first.inputs_raw);
+            assert_eq!(again.idempotency_key, first.idempotency_key);
+        }
     }
 
     #[test]
