@@ -29,13 +29,45 @@ class WitErr {
   }
 }
 
-/** Runs `fn`, mapping whatever it throws (or rejects with) to a WIT error. */
-async function guarded(fn) {
+/** Whether `value` is a promise (or any thenable) to wait for. */
+function isThenable(value) {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof value.then === 'function';
+}
+
+/**
+ * `then(value)`, after `value` settles if it is a promise. A plain value
+ * stays plain: no promise is made when the agent's method answered
+ * synchronously. That matters in a component: StarlingMonkey records a
+ * stack trace (a saved frame per JS frame, with its line numbers) when
+ * each promise is created and when it is resolved, and with three promises
+ * per call that was a third of a reused echo call's instructions.
+ */
+function andThen(value, then) {
+  return isThenable(value) ? value.then(then) : then(value);
+}
+
+/** The error `e` as componentize-js turns it into the export's `err`. */
+function witErr(e) {
+  return new WitErr(toWitError(e));
+}
+
+/**
+ * Runs `fn`, mapping whatever it throws (or, if it returns a promise,
+ * rejects with) to a WIT error. Synchronous when `fn` is: componentize-js
+ * takes a plain return value or a thrown error as readily as a promise.
+ */
+function guarded(fn) {
+  let result;
   try {
-    return await fn();
+    result = fn();
   } catch (e) {
-    throw new WitErr(toWitError(e));
+    throw witErr(e);
   }
+  return isThenable(result)
+    ? result.then(undefined, (e) => {
+        throw witErr(e);
+      })
+    : result;
 }
 
 /** `meta` as the resource-meta bytes (JSON, UTF-8). */
@@ -117,6 +149,19 @@ function warmUp(category) {
   }
 }
 
+/** A sync agent's answer as a WIT resource; it must be terminal. */
+function terminalAnswer(resource) {
+  const answer = toWitResource(resource);
+  if (!TERMINAL_PHASES.includes(answer.phase)) {
+    throw new NonRecoverableError(
+      `a sync agent must answer with a terminal resource (${TERMINAL_PHASES.join(', ')}), not "${answer.phase}": ` +
+        'use an async agent for jobs that keep running',
+      'NotTerminal',
+    );
+  }
+  return answer;
+}
+
 function fromWitHandle(handle) {
   return {
     taskType: handle.category.name,
@@ -177,13 +222,11 @@ export function defineAsyncAgent(spec) {
     spec,
     identity: { describe: () => info },
     asyncHandler: {
-      create: (task) => guarded(async () => encodeMeta(await spec.create(fromWitTask(task)))),
+      create: (task) => guarded(() => andThen(spec.create(fromWitTask(task)), encodeMeta)),
       get: (handle) =>
-        guarded(async () => toWitResource(await spec.get(decodeMeta(handle.resourceMeta), fromWitHandle(handle)))),
+        guarded(() => andThen(spec.get(decodeMeta(handle.resourceMeta), fromWitHandle(handle)), toWitResource)),
       delete: (handle) =>
-        guarded(async () => {
-          await spec.delete(decodeMeta(handle.resourceMeta), fromWitHandle(handle));
-        }),
+        guarded(() => andThen(spec.delete(decodeMeta(handle.resourceMeta), fromWitHandle(handle)), () => undefined)),
     },
   });
 }
@@ -207,18 +250,7 @@ export function defineSyncAgent(spec) {
     spec,
     identity: { describe: () => info },
     syncHandler: {
-      do: (task) =>
-        guarded(async () => {
-          const answer = toWitResource(await spec.do(fromWitTask(task)));
-          if (!TERMINAL_PHASES.includes(answer.phase)) {
-            throw new NonRecoverableError(
-              `a sync agent must answer with a terminal resource (${TERMINAL_PHASES.join(', ')}), not "${answer.phase}": ` +
-                'use an async agent for jobs that keep running',
-              'NotTerminal',
-            );
-          }
-          return answer;
-        }),
+      do: (task) => guarded(() => andThen(spec.do(fromWitTask(task)), terminalAnswer)),
     },
   });
 }

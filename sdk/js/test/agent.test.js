@@ -91,12 +91,46 @@ test('errors become agent-error payloads with kind and code', async () => {
   await assert.rejects(t.create({ inputs: { how: 'type' } }), (e) => e.code === 'TypeError' && /^TypeError: /.test(e.message));
   await assert.rejects(t.create({ inputs: { how: 'string' } }), (e) => e.code === 'UnexpectedThrow' && /plain string/.test(e.message));
   await assert.rejects(t.get({}), (e) => e.retryable && e.kind === 'recoverable');
-  // What componentize-js receives: an object whose own `payload` is the record.
-  await assert.rejects(failing.asyncHandler.create(witTaskOf({ how: 'retry' })), (e) => {
+  // What componentize-js receives: an object whose own `payload` is the
+  // record, thrown at once when the method threw...
+  assert.throws(() => failing.asyncHandler.create(witTaskOf({ how: 'retry' })), (e) => {
     assert.deepEqual(e.payload, { message: 'busy', code: 'QuotaExceeded', kind: 'recoverable' });
     return true;
   });
+  // ...or as the rejection when the method's promise rejected.
+  const handle = { category: { name: 'f', version: 0 }, resourceMeta: new Uint8Array(), outputPrefix: '' };
+  await assert.rejects(failing.asyncHandler.get(handle), (e) => {
+    assert.deepEqual(e.payload, { message: 'later', code: '', kind: 'recoverable' });
+    return true;
+  });
   assert.deepEqual(toWitError(new NonRecoverableError('m')), { message: 'm', code: '', kind: 'non-recoverable' });
+});
+
+test('a method that answers synchronously gets a synchronous answer (no promise per call)', async () => {
+  const echo = (sync) =>
+    defineAsyncAgent({
+      name: 'e',
+      taskType: 'e',
+      create: sync ? (task) => task.inputs : async (task) => task.inputs,
+      get: sync ? () => succeeded() : async () => succeeded(),
+      delete: sync ? () => {} : async () => {},
+    });
+  const handle = (meta) => ({ category: { name: 'e', version: 0 }, resourceMeta: meta, outputPrefix: '' });
+  const plain = echo(true).asyncHandler;
+  const meta = plain.create(witTaskOf({ n: 3 }));
+  assert.ok(meta instanceof Uint8Array, 'create answered with the bytes, not a promise');
+  assert.equal(plain.get(handle(meta)).phase, 'succeeded');
+  assert.equal(plain.delete(handle(meta)), undefined);
+
+  const later = echo(false).asyncHandler;
+  const pending = later.create(witTaskOf({ n: 3 }));
+  assert.ok(pending instanceof Promise);
+  assert.deepEqual(await pending, meta);
+  assert.equal((await later.get(handle(meta))).phase, 'succeeded');
+  assert.equal(await later.delete(handle(meta)), undefined);
+
+  const sync = defineSyncAgent({ name: 's', taskType: 's', do: (task) => succeeded(task.inputs) }).syncHandler;
+  assert.equal(sync.do(witTaskOf({ n: 3 })).phase, 'succeeded');
 });
 
 function witTaskOf(inputs) {
@@ -189,4 +223,32 @@ test('the generated entry binds the WIT imports and re-exports the handlers', ()
   assert.match(src, /from 'flyte:agent\/secrets@0\.1\.0'/);
   assert.match(src, /export const syncHandler = agent\.syncHandler;/);
   assert.doesNotMatch(src, /asyncHandler/);
+});
+
+test('labels, annotations and env vars become plain objects, as Object.fromEntries would make them', async () => {
+  const { fromWitTask } = await import('../src/task.js');
+  const pairs = [
+    { key: 'team', value: 'a' },
+    { key: '__proto__', value: 'x' },
+    { key: 'team', value: 'b' },
+  ];
+  const id = { project: 'p', domain: 'd', name: 'n', version: 'v', org: '' };
+  const task = fromWitTask({
+    ...witTaskOf({}),
+    metadata: {
+      taskExecutionId: { task: id, nodeId: 'n0', executionProject: 'p', executionDomain: 'd', executionName: 'e', retryAttempt: 0 },
+      namespace: 'ns',
+      labels: pairs,
+      annotations: [],
+      k8sServiceAccount: 'default',
+      environmentVariables: pairs,
+    },
+  });
+  const expected = Object.fromEntries(pairs.map(({ key, value }) => [key, value]));
+  for (const made of [task.metadata.labels, task.metadata.environmentVariables]) {
+    assert.deepEqual(Object.entries(made), Object.entries(expected));
+    assert.equal(Object.getPrototypeOf(made), Object.prototype, '__proto__ stays an own property');
+    assert.equal(made.team, 'b', 'the last pair wins');
+  }
+  assert.deepEqual(task.metadata.annotations, {});
 });

@@ -1,5 +1,6 @@
 /**
- * Test fixture (and future benchmark agent): the smallest async JS agent.
+ * Test fixture and hangar-bench's JS echo: the smallest async JS agent. Like the
+ * other languages' echo agents it logs nothing per call.
  * Task type `echo_js`: create keeps the inputs in the resource meta, get
  * succeeds with them as outputs. Inputs can ask for a failure, so tests see
  * how agent errors cross the host:
@@ -9,7 +10,7 @@
  *   fail_in = "get"    -> fail in get instead of create
  */
 
-import { defineAsyncAgent, NonRecoverableError, RetryableError, succeeded, log } from '../../../../sdk/js/src/index.js';
+import { defineAsyncAgent, NonRecoverableError, RetryableError, succeeded } from '../../../../sdk/js/src/index.js';
 
 function maybeFail(inputs, where) {
   if ((inputs.fail_in ?? 'create') !== where || inputs.fail === undefined) return;
@@ -27,7 +28,6 @@ export const agent = defineAsyncAgent({
   name: 'echo-js',
   taskType: 'echo_js',
   create(task) {
-    log.debug('echo_js create', Object.keys(task.inputs));
     maybeFail(task.inputs, 'create');
     return task.inputs;
   },
