@@ -38,17 +38,17 @@ pub fn json_to_literal_map(
         return Ok(LiteralMap { literals });
     };
 
-    // In name order: protobuf maps are `BTreeMap`s.
-    let names: Vec<&String> = declared.variables.keys().collect();
     if let Some(unknown) = values
         .keys()
         .find(|name| !declared.variables.contains_key(*name))
     {
-        let listed = if names.is_empty() {
+        // In name order: protobuf maps are `BTreeMap`s.
+        let listed = if declared.variables.is_empty() {
             "none".to_string()
         } else {
-            names
-                .iter()
+            declared
+                .variables
+                .keys()
                 .map(|n| quote(n))
                 .collect::<Vec<_>>()
                 .join(", ")
@@ -59,9 +59,9 @@ pub fn json_to_literal_map(
         });
     }
 
-    for name in names {
+    for (name, variable) in &declared.variables {
         let path = Path::root("output", name);
-        let Some(t) = declared.variables[name].r#type.as_ref() else {
+        let Some(t) = variable.r#type.as_ref() else {
             return Err(path.invalid(
                 "the task declares this output without a type; re-register the task with a typed interface",
             ));

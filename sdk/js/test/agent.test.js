@@ -17,6 +17,7 @@ import {
   succeeded,
 } from '../src/index.js';
 import { encodeMeta, decodeMeta } from '../src/agent.js';
+import { fromWitTask } from '../src/task.js';
 import { toWitError } from '../src/errors.js';
 import { toWitResource } from '../src/resource.js';
 import { testAgent } from '../src/testing.js';
@@ -225,8 +226,7 @@ test('the generated entry binds the WIT imports and re-exports the handlers', ()
   assert.doesNotMatch(src, /asyncHandler/);
 });
 
-test('labels, annotations and env vars become plain objects, as Object.fromEntries would make them', async () => {
-  const { fromWitTask } = await import('../src/task.js');
+test('labels, annotations and env vars become plain objects, as Object.fromEntries would make them', () => {
   const pairs = [
     { key: 'team', value: 'a' },
     { key: '__proto__', value: 'x' },
