@@ -23,12 +23,13 @@ pub fn run(args: AllArgs) -> Result<()> {
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let settings = format!(
         "{} measured + {} warm-up per point; concurrency {:?}; RPCs {:?}; connections: {}; \
-         start-up plugins {:?} ({} warm starts, median); memory plugins {:?}",
+         target rounds: {}; start-up plugins {:?} ({} warm starts, median); memory plugins {:?}",
         crate::report::duration(args.load.duration),
         crate::report::duration(args.load.warmup),
         args.concurrency,
         args.rpc.iter().map(ToString::to_string).collect::<Vec<_>>(),
         args.load.connections,
+        args.rounds,
         args.startup_plugins,
         args.repeat,
         args.memory_plugins,
@@ -53,6 +54,16 @@ pub fn run(args: AllArgs) -> Result<()> {
     let cache = Cache::Dir(paths.work.join("cache-load"));
     for target in &targets {
         load_target(&mut report, &paths, &runtime, &args, target, &cache);
+    }
+
+    if args.rounds > 0 {
+        eprintln!(
+            "target rounds: {} x {} targets...",
+            args.rounds,
+            targets.len()
+        );
+        report.rounds =
+            crate::rounds::run(&paths, &runtime, &args.load, &targets, args.rounds, &cache);
     }
 
     if !args.skip_startup {

@@ -13,6 +13,7 @@ mod plugins;
 mod proto;
 mod report;
 mod request;
+mod rounds;
 mod startup;
 mod targets;
 
@@ -136,6 +137,12 @@ struct AllArgs {
     /// Warm starts per start-up measurement (the median is reported).
     #[arg(long, default_value_t = 3)]
     repeat: usize,
+    /// Interleaved rounds for the target verdicts: every target serves at
+    /// once and each round loads them in turn (CreateTask, concurrency 16,
+    /// --duration each); the verdicts use the median of the per-round ratios.
+    /// 0 skips them and judges from the load matrix.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Skip the start-up benchmark (and the per-language cold starts).
     #[arg(long)]
     skip_startup: bool,
