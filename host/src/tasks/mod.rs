@@ -181,7 +181,7 @@ impl Tasks {
             )));
         }
         let task = self.build_task(template, inputs, output_prefix, metadata)?;
-        let context = log_context(&plugin, metadata);
+        let context = task_log_context(&plugin, metadata, &task);
         let outputs = template.interface.as_ref().and_then(|i| i.outputs.clone());
         let envelope = match plugin.create(context, &task).await {
             Ok(Ok(agent_meta)) => Envelope {
@@ -244,13 +244,11 @@ impl Tasks {
             ));
         }
         let handle = handle(&route, envelope.agent_meta, output_prefix);
-        Ok(
-            match plugin.get(log_context(&plugin, None), &handle).await {
-                Ok(Ok(res)) => resource::from_agent(res, envelope.outputs.as_ref()),
-                Ok(Err(error)) => resource::from_agent_error(error),
-                Err(error) => answer_too_large(error)?,
-            },
-        )
+        Ok(match plugin.get(log_context(&plugin), &handle).await {
+            Ok(Ok(res)) => resource::from_agent(res, envelope.outputs.as_ref()),
+            Ok(Err(error)) => resource::from_agent_error(error),
+            Err(error) => answer_too_large(error)?,
+        })
     }
 
     /// Cancels a job (propeller calls this only on abort).
@@ -273,7 +271,7 @@ impl Tasks {
         }
         let handle = handle(&route, envelope.agent_meta, "");
         plugin
-            .delete(log_context(&plugin, None), &handle)
+            .delete(log_context(&plugin), &handle)
             .await?
             .map_err(agent_refused)
     }
@@ -317,7 +315,10 @@ impl Tasks {
         let task = self.build_task(template, inputs, output_prefix, metadata)?;
         let declared = template.interface.as_ref().and_then(|i| i.outputs.as_ref());
         Ok(
-            match plugin.run_sync(log_context(&plugin, metadata), &task).await {
+            match plugin
+                .run_sync(task_log_context(&plugin, metadata, &task), &task)
+                .await
+            {
                 Err(error) => answer_too_large(error)?,
                 Ok(Ok(res)) if !resource::is_terminal(res.phase) => resource::failed(
                     format!(
@@ -356,7 +357,7 @@ impl Tasks {
         let envelope = resource_meta::decode(meta, plugin.name())?;
         let handle = handle(&route, envelope.agent_meta, "");
         plugin
-            .get_metrics(log_context(&plugin, None), &handle, &query)
+            .get_metrics(log_context(&plugin), &handle, &query)
             .await?
             .map_err(agent_refused)
     }
@@ -386,7 +387,7 @@ impl Tasks {
         let envelope = resource_meta::decode(meta, plugin.name())?;
         let handle = handle(&route, envelope.agent_meta, "");
         plugin
-            .get_logs(log_context(&plugin, None), &handle, lines, token)
+            .get_logs(log_context(&plugin), &handle, lines, token)
             .await?
             .map_err(agent_refused)
     }
@@ -450,13 +451,30 @@ fn agent_refused(error: types::AgentError) -> TaskError {
     }
 }
 
-fn log_context(plugin: &Plugin, metadata: Option<&TaskExecutionMetadata>) -> LogContext {
-    let task = metadata
-        .and_then(|m| m.task_execution_id.as_ref())
-        .map(task_input::idempotency_key)
-        .unwrap_or_default();
+/// The log context of a call that carries a task: the idempotency key
+/// `build_task` already computed when propeller sent an execution id (the
+/// same key `task_input::idempotency_key` gives), none for a local run.
+fn task_log_context(
+    plugin: &Plugin,
+    metadata: Option<&TaskExecutionMetadata>,
+    task: &types::Task,
+) -> LogContext {
+    let has_execution_id = metadata.is_some_and(|m| m.task_execution_id.is_some());
     LogContext {
         plugin: plugin.name().to_string(),
-        task,
+        task: if has_execution_id {
+            task.idempotency_key.clone()
+        } else {
+            String::new()
+        },
+    }
+}
+
+/// The log context of a call on a handle (get, delete, logs, metrics): the
+/// handle carries no execution id, so no task key.
+fn log_context(plugin: &Plugin) -> LogContext {
+    LogContext {
+        plugin: plugin.name().to_string(),
+        task: String::new(),
     }
 }
