@@ -45,6 +45,9 @@ use crate::targets::{Cache, Paths, Target};
 ///
 ///   hangar-bench all --duration 1s --warmup 200ms --skip-startup --skip-memory
 ///
+///   hangar-bench all --targets floor,flytekit,hangar-go-reuse --rounds 5 --rpc create \
+///       --concurrency 16 --skip-startup --skip-memory --out /tmp/go.md  # one verdict
+///
 ///   hangar-bench load --target hangar-rust --rpc create --concurrency 16
 ///
 ///   hangar-bench startup --plugins 20
