@@ -78,6 +78,16 @@ impl LoadResult {
         }
     }
 
+    /// OK answers per second, when there were any (a ratio's operand).
+    pub fn measured_rps(&self) -> Option<f64> {
+        Some(self.rps()).filter(|v| *v > 0.0)
+    }
+
+    /// p99 latency of OK answers in µs, when there were any.
+    pub fn measured_p99_us(&self) -> Option<f64> {
+        (self.latency.count() > 0).then(|| self.latency.quantile_us(0.99) as f64)
+    }
+
     /// Answers that were not OK.
     pub fn errors(&self) -> u64 {
         self.codes

@@ -231,15 +231,12 @@ impl Report {
     }
 
     fn rps(&self, target: &str, rpc: Rpc, c: usize) -> Option<f64> {
-        self.find(target, rpc, c)
-            .map(LoadResult::rps)
-            .filter(|r| *r > 0.0)
+        self.find(target, rpc, c).and_then(LoadResult::measured_rps)
     }
 
     fn p99(&self, target: &str, rpc: Rpc, c: usize) -> Option<f64> {
         self.find(target, rpc, c)
-            .filter(|r| r.latency.count() > 0)
-            .map(|r| r.latency.quantile_us(0.99) as f64)
+            .and_then(LoadResult::measured_p99_us)
     }
 
     /// The whole Markdown document.
@@ -382,7 +379,7 @@ impl Report {
             ("-reuse", "instances reused"),
         ] {
             let rust = format!("hangar-rust{suffix}");
-            let (r, shown) = self.verdict_ratio(&rust, "flytekit", rounds::rps);
+            let (r, shown) = self.verdict_ratio(&rust, "flytekit", LoadResult::measured_rps);
             check(
                 &format!("Rust echo ({how}), CreateTask c=16, rps vs flytekit"),
                 r,
@@ -391,7 +388,7 @@ impl Report {
                 ">= 12x",
                 true,
             );
-            let (r, shown) = self.verdict_ratio(&rust, "floor", rounds::rps);
+            let (r, shown) = self.verdict_ratio(&rust, "floor", LoadResult::measured_rps);
             check(
                 &format!("Rust echo ({how}), CreateTask c=16, rps vs floor"),
                 r,
@@ -400,7 +397,7 @@ impl Report {
                 ">= 0.6x",
                 true,
             );
-            let (r, shown) = self.verdict_ratio(&rust, "flytekit", rounds::p99);
+            let (r, shown) = self.verdict_ratio(&rust, "flytekit", LoadResult::measured_p99_us);
             check(
                 &format!("Rust echo ({how}), CreateTask c=16, p99 vs flytekit"),
                 r,
@@ -411,7 +408,7 @@ impl Report {
             );
             for (lang, goal) in [("python", 3.0), ("js", 5.0), ("go", 5.0)] {
                 let target = format!("hangar-{lang}{suffix}");
-                let (r, shown) = self.verdict_ratio(&target, "flytekit", rounds::rps);
+                let (r, shown) = self.verdict_ratio(&target, "flytekit", LoadResult::measured_rps);
                 check(
                     &format!("{lang} echo ({how}), CreateTask c=16, rps vs flytekit"),
                     r,
@@ -480,13 +477,13 @@ impl Report {
                     .iter()
                     .find(|s| s.round == round && s.target == name)
                     .map_or("-".to_owned(), |s| match &s.outcome {
-                        Ok(r) if r.errors() == 0 => {
-                            measured.push(r.rps());
-                            format!("{:.0}", r.rps())
-                        }
                         Ok(r) => {
                             measured.push(r.rps());
-                            format!("{:.0} ({})", r.rps(), r.codes_text())
+                            if r.errors() == 0 {
+                                format!("{:.0}", r.rps())
+                            } else {
+                                format!("{:.0} ({})", r.rps(), r.codes_text())
+                            }
                         }
                         Err(e) => e.clone(),
                     });
@@ -519,9 +516,8 @@ impl Report {
                 let c = row.concurrency;
                 match &row.outcome {
                     Ok(r) => {
-                        let rps = Some(r.rps()).filter(|v| *v > 0.0);
-                        let p99 =
-                            (r.latency.count() > 0).then(|| r.latency.quantile_us(0.99) as f64);
+                        let rps = r.measured_rps();
+                        let p99 = r.measured_p99_us();
                         let errors = if r.errors() == 0 {
                             "0".to_owned()
                         } else {
@@ -877,12 +873,7 @@ mod tests {
 
     #[test]
     fn rounds_decide_the_verdict_by_median_ratio() {
-        use crate::rounds::RoundSample;
-        let sample = |round: usize, target: &str, calls: u64| RoundSample {
-            round,
-            target: target.to_owned(),
-            outcome: Ok(result(1_000, calls, 1)),
-        };
+        use crate::rounds::test_sample as sample;
         // The matrix alone says 2x; the rounds say 3.5x, 3.2x, 2.8x: median 3.2x.
         let report = Report {
             load: vec![

@@ -131,38 +131,29 @@ pub fn median(values: &[f64]) -> Option<f64> {
     })
 }
 
-/// OK answers per second, when there were any.
-pub fn rps(r: &LoadResult) -> Option<f64> {
-    Some(r.rps()).filter(|v| *v > 0.0)
-}
-
-/// p99 latency of OK answers, in µs, when there were any.
-pub fn p99(r: &LoadResult) -> Option<f64> {
-    (r.latency.count() > 0).then(|| r.latency.quantile_us(0.99) as f64)
+/// A round sample of `ok_calls` OK answers at 1 ms over one second, for
+/// tests of code that reads rounds.
+#[cfg(test)]
+pub fn test_sample(round: usize, target: &str, ok_calls: u64) -> RoundSample {
+    let mut latency = crate::histogram::Histogram::default();
+    for _ in 0..ok_calls {
+        latency.record_us(1000);
+    }
+    RoundSample {
+        round,
+        target: target.to_owned(),
+        outcome: Ok(LoadResult {
+            latency,
+            codes: [("OK".to_owned(), ok_calls)].into_iter().collect(),
+            elapsed: std::time::Duration::from_secs(1),
+        }),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::histogram::Histogram;
-    use std::collections::BTreeMap;
-    use std::time::Duration;
-
-    fn sample(round: usize, target: &str, ok_calls: u64) -> RoundSample {
-        let mut latency = Histogram::default();
-        for _ in 0..ok_calls {
-            latency.record_us(1000);
-        }
-        RoundSample {
-            round,
-            target: target.to_owned(),
-            outcome: Ok(LoadResult {
-                latency,
-                codes: BTreeMap::new(),
-                elapsed: Duration::from_secs(1),
-            }),
-        }
-    }
+    use test_sample as sample;
 
     #[test]
     fn medians() {
@@ -190,11 +181,16 @@ mod tests {
             sample(3, "hangar", 400),
         ];
         assert_eq!(
-            ratios(&samples, "hangar", "flytekit", rps),
+            ratios(&samples, "hangar", "flytekit", LoadResult::measured_rps),
             vec![3.0, 3.0, 4.0]
         );
         assert_eq!(
-            median(&ratios(&samples, "hangar", "flytekit", rps)),
+            median(&ratios(
+                &samples,
+                "hangar",
+                "flytekit",
+                LoadResult::measured_rps
+            )),
             Some(3.0)
         );
     }
@@ -211,7 +207,10 @@ mod tests {
             sample(3, "flytekit", 0),
             sample(3, "hangar", 200),
         ];
-        assert_eq!(ratios(&samples, "hangar", "flytekit", rps), vec![2.0]);
-        assert!(ratios(&samples, "hangar", "nobody", rps).is_empty());
+        assert_eq!(
+            ratios(&samples, "hangar", "flytekit", LoadResult::measured_rps),
+            vec![2.0]
+        );
+        assert!(ratios(&samples, "hangar", "nobody", LoadResult::measured_rps).is_empty());
     }
 }

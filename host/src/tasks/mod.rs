@@ -453,7 +453,7 @@ fn agent_refused(error: types::AgentError) -> TaskError {
 
 /// The log context of a call that carries a task: the idempotency key
 /// `build_task` already computed when propeller sent an execution id (the
-/// same key `task_input::idempotency_key` gives), none for a local run.
+/// same key it would compute again), none for a local run.
 fn task_log_context(
     plugin: &Plugin,
     metadata: Option<&TaskExecutionMetadata>,

@@ -65,7 +65,7 @@ pub fn category_of(template: &TaskTemplate) -> types::TaskCategory {
 
 /// A key that is the same for every call about one attempt of one task
 /// execution (on any replica) and differs between retry attempts.
-pub fn idempotency_key(id: &core::TaskExecutionIdentifier) -> String {
+fn idempotency_key(id: &core::TaskExecutionIdentifier) -> String {
     let task = id.task_id.as_ref();
     let node = id.node_execution_id.as_ref();
     let execution = node.and_then(|n| n.execution_id.as_ref());
