@@ -597,8 +597,13 @@ pub struct Call<'a> {
 impl<'a> Call<'a> {
     /// A request for `task_type` (the template's type, or the request's
     /// category name / task type); `task` names the task execution when the
-    /// request carries it.
-    pub fn new(api: Api, operation: Operation, task_type: &'a str, task: Option<&str>) -> Call<'a> {
+    /// request carries it (formatted only when the span is logged).
+    pub fn new(
+        api: Api,
+        operation: Operation,
+        task_type: &'a str,
+        task: Option<&crate::proto::flyteidl::core::TaskExecutionIdentifier>,
+    ) -> Call<'a> {
         let (service, method) = operation.rpc(api);
         let span = tracing::info_span!(
             "call",
@@ -608,8 +613,8 @@ impl<'a> Call<'a> {
             plugin = tracing::field::Empty,
             task = tracing::field::Empty,
         );
-        if let Some(task) = task {
-            span.record("task", task);
+        if let Some(task) = task.filter(|_| !span.is_disabled()) {
+            span.record("task", task_name(task));
         }
         Call {
             api,
@@ -744,12 +749,7 @@ mod tests {
     async fn a_recorded_call_shows_up_with_its_labels() {
         let m = global();
         let plugin = m.plugin("unit-test-plugin");
-        let call = Call::new(
-            Api::Agent,
-            Operation::Create,
-            "unit_test_type",
-            Some("p/d/e/n0/0"),
-        );
+        let call = Call::new(Api::Agent, Operation::Create, "unit_test_type", None);
         call.routed(&plugin);
         call.input_bytes(100);
         let answer: Result<u8, TaskError> = call.run(async { Ok(7) }).await;

@@ -91,10 +91,8 @@ impl Tasks {
         task_type: &'a str,
         metadata: Option<&TaskExecutionMetadata>,
     ) -> Call<'a> {
-        let task = metadata
-            .and_then(|m| m.task_execution_id.as_ref())
-            .map(crate::metrics::task_name);
-        Call::new(self.api, operation, task_type, task.as_deref())
+        let task = metadata.and_then(|m| m.task_execution_id.as_ref());
+        Call::new(self.api, operation, task_type, task)
     }
 
     /// [`Tasks::async_plugin_for`], noting the plugin in `call`.
