@@ -1,6 +1,8 @@
 //! Turns what propeller sends (TaskTemplate, inputs LiteralMap, execution
 //! metadata) into the plain-value `task` record a guest receives.
 
+use std::fmt::Write;
+
 use prost::Message;
 use sha2::{Digest, Sha256};
 
@@ -106,8 +108,8 @@ fn digest_key(parts: &[&str], retry_attempt: u32) -> String {
     hasher.update(retry_attempt.to_le_bytes());
     let mut key = String::with_capacity(44);
     push_hex(&mut key, &hasher.finalize()[..16]);
-    key.push('-');
-    key.push_str(&retry_attempt.to_string());
+    // Writing into a String cannot fail.
+    let _ = write!(key, "-{retry_attempt}");
     key
 }
 
