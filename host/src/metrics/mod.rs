@@ -29,6 +29,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Metric, Registry};
 use tracing::Instrument;
 
+use crate::proto::flyteidl::core::TaskExecutionIdentifier;
 use crate::tasks::TaskError;
 
 /// Which API a call came through (the `service` label).
@@ -602,7 +603,7 @@ impl<'a> Call<'a> {
         api: Api,
         operation: Operation,
         task_type: &'a str,
-        task: Option<&crate::proto::flyteidl::core::TaskExecutionIdentifier>,
+        task: Option<&TaskExecutionIdentifier>,
     ) -> Call<'a> {
         let (service, method) = operation.rpc(api);
         let span = tracing::info_span!(
@@ -675,7 +676,7 @@ impl<'a> Call<'a> {
 }
 
 /// A task execution as people read it: `project/domain/execution/node/retry`.
-pub fn task_name(id: &crate::proto::flyteidl::core::TaskExecutionIdentifier) -> String {
+pub fn task_name(id: &TaskExecutionIdentifier) -> String {
     let node = id.node_execution_id.as_ref();
     let execution = node.and_then(|n| n.execution_id.as_ref());
     format!(
