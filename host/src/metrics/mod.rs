@@ -898,9 +898,7 @@ mod tests {
 
     #[test]
     fn task_names_are_readable() {
-        use crate::proto::flyteidl::core::{
-            NodeExecutionIdentifier, TaskExecutionIdentifier, WorkflowExecutionIdentifier,
-        };
+        use crate::proto::flyteidl::core::{NodeExecutionIdentifier, WorkflowExecutionIdentifier};
         let id = TaskExecutionIdentifier {
             node_execution_id: Some(NodeExecutionIdentifier {
                 node_id: "n0".into(),
