@@ -33,6 +33,16 @@ use std::io::IsTerminal;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc instead of glibc's malloc, which was about a tenth of a busy
+/// host's CPU samples. Measured with the reused Rust echo at c=16 (the same
+/// load generator for both): 14% less server CPU per call, 13% more calls
+/// per second; idle RSS with 10 plugins 21.0 MiB against 19.9
+/// (docs/performance.md, "Since: mimalloc"). Built with `no_thp`: mimalloc
+/// otherwise asks for transparent huge pages for its arenas, which doubled
+/// the idle RSS for no measured gain.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     // Commands that print reports keep the log to what went wrong.
