@@ -135,7 +135,17 @@ pub struct ServeArgs {
     /// is never trimmed) [default: false]
     #[arg(long, env = "HANGAR_PERF_MAP", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     pub perf_map: Option<bool>,
+    /// Threads that serve gRPC and run plugins, 1 to 1024; set it lower
+    /// when other busy processes share the CPUs (docs/performance.md,
+    /// "Since: worker threads") [default: one per CPU the process may use,
+    /// counting its affinity and cgroup CPU quota]
+    #[arg(long, env = "HANGAR_WORKER_THREADS")]
+    pub worker_threads: Option<usize>,
 }
+
+/// Largest `--worker-threads`: far above any machine's CPUs, low enough to
+/// catch a typo before it starts thousands of threads.
+pub const MAX_WORKER_THREADS: usize = 1024;
 
 /// `--metrics-listen`: an address, or `off`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,6 +187,24 @@ pub struct ServeSettings {
 }
 
 impl ServeArgs {
+    /// The worker threads asked for (flag, environment or `[server]
+    /// worker_threads`), checked; `None`: the runtime's default, one per
+    /// CPU the process may use. Read before the runtime starts, so apart
+    /// from [`ServeArgs::settings`].
+    pub fn worker_threads(&self, config: &HostConfig) -> anyhow::Result<Option<usize>> {
+        let Some(threads) = self.worker_threads.or(config.server.worker_threads) else {
+            return Ok(None);
+        };
+        if !(1..=MAX_WORKER_THREADS).contains(&threads) {
+            anyhow::bail!(
+                "worker threads = {threads} is out of range: use 1 to {MAX_WORKER_THREADS} \
+                 (--worker-threads, HANGAR_WORKER_THREADS or [server] worker_threads), or leave \
+                 it unset for one per CPU"
+            );
+        }
+        Ok(Some(threads))
+    }
+
     pub fn settings(&self, config: &HostConfig) -> anyhow::Result<ServeSettings> {
         let tls = match (
             self.tls_cert.clone().or_else(|| config.tls.cert.clone()),

@@ -72,6 +72,9 @@ pub struct ServerConfig {
     pub metrics_listen: Option<String>,
     /// Have wasmtime write `/tmp/perf-PID.map` for `perf report`.
     pub perf_map: bool,
+    /// Threads that serve gRPC and run plugins; unset: one per CPU the
+    /// process may use (see `cli::ServeArgs::worker_threads`).
+    pub worker_threads: Option<usize>,
 }
 
 impl Default for ServerConfig {
@@ -84,6 +87,7 @@ impl Default for ServerConfig {
             shutdown_grace_seconds: 30,
             metrics_listen: None,
             perf_map: false,
+            worker_threads: None,
         }
     }
 }
@@ -155,6 +159,12 @@ shutdown_grace_seconds = 30
 # plugins (--perf-map=BOOL, HANGAR_PERF_MAP). For profiling only: the map
 # grows with every plugin loaded and is never trimmed (docs/performance.md).
 perf_map = false
+# Threads that serve gRPC and run plugins (--worker-threads,
+# HANGAR_WORKER_THREADS), 1 to 1024. Unset: one per CPU the process may use
+# (its affinity and cgroup CPU quota count). Set it lower when Hangar shares
+# its CPUs with other busy processes (docs/performance.md, "Since: worker
+# threads").
+# worker_threads = 2
 
 [plugins]
 # Directory of NAME.wasm components and their NAME.toml manifests

@@ -73,10 +73,24 @@ fn main() -> std::process::ExitCode {
             .with_span_list(false)
             .init(),
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let cli::Command::Serve(args) = &cli.command {
+        match args
+            .runtime
+            .host_config()
+            .and_then(|c| args.worker_threads(&c))
+        {
+            Ok(Some(threads)) => {
+                builder.worker_threads(threads);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -72,6 +72,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         plugins = loaded,
         skipped = skipped.len(),
         tls = tls.is_some(),
+        worker_threads = tokio::runtime::Handle::current().metrics().num_workers(),
         "serving"
     );
     // Before the gRPC banner, so whoever waits for that has seen this too.

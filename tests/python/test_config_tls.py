@@ -99,6 +99,7 @@ def test_printed_default_config_is_complete_and_loads(hangar_bin, start_server, 
         "shutdown_grace_seconds",
         "metrics_listen",
         "perf_map",
+        "worker_threads",
         "dir",
         "watch",
         "watch_debounce_ms",
@@ -219,3 +220,41 @@ def test_perf_map_is_written_only_when_asked(start_server, tmp_path):
         assert not Path(f"/tmp/perf-{off.proc.pid}.map").exists()
     finally:
         written.unlink(missing_ok=True)
+
+
+def test_worker_threads_from_flag_env_and_file(start_server, tmp_path, monkeypatch):
+    """--worker-threads > HANGAR_WORKER_THREADS > [server] worker_threads;
+    the count the runtime really started is in the "serving" line, and each
+    server still answers."""
+    config = tmp_path / "hangar.toml"
+    config.write_text("[server]\nworker_threads = 1\n")
+    monkeypatch.delenv("HANGAR_WORKER_THREADS", raising=False)
+
+    def served_with(srv) -> str:
+        srv.async_stub.CreateTask(create_request(plain_template("echo"), literal_map({"x": 1})), timeout=30)
+        serving = [line for line in srv.stderr().splitlines() if "serving" in line and "worker_threads=" in line]
+        assert serving, srv.stderr()
+        return serving[0].split("worker_threads=")[1].split()[0]
+
+    assert served_with(start_server(["echo"], "--config", str(config))) == "1"
+    monkeypatch.setenv("HANGAR_WORKER_THREADS", "3")
+    assert served_with(start_server(["echo"], "--config", str(config))) == "3"
+    assert served_with(start_server(["echo"], "--config", str(config), "--worker-threads", "2")) == "2"
+    monkeypatch.delenv("HANGAR_WORKER_THREADS")
+    # Unset: one per CPU the process may use (a cgroup CPU quota may lower
+    # it below the affinity's count).
+    assert 1 <= int(served_with(start_server(["echo"]))) <= len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize("where", ["flag", "file"])
+@pytest.mark.parametrize("threads", ["0", "1025"])
+def test_worker_threads_out_of_range_stop_start_up(start_server, tmp_path, monkeypatch, where, threads):
+    from conftest import ServerStartError
+
+    monkeypatch.delenv("HANGAR_WORKER_THREADS", raising=False)
+    config = tmp_path / "hangar.toml"
+    config.write_text(f"[server]\nworker_threads = {threads if where == 'file' else 1}\n")
+    args = ["--config", str(config)] + (["--worker-threads", threads] if where == "flag" else [])
+    with pytest.raises(ServerStartError) as failed:
+        start_server(["echo"], *args, timeout=30)
+    assert f"worker threads = {threads} is out of range: use 1 to 1024" in failed.value.stderr
