@@ -258,7 +258,9 @@ fn load_target(
         }
     }
     let what = match target {
-        Target::Hangar(_) | Target::HangarReuse(_) => format!("{name} (its 2 echo plugins)"),
+        Target::Hangar(_) | Target::HangarReuse(_) | Target::HangarReuseOneWorker(_) => {
+            format!("{name} (its 2 echo plugins)")
+        }
         _ => name.clone(),
     };
     let loaded = server
@@ -305,8 +307,8 @@ pub fn memory_with_plugins(
     }
     let dir = plugins::write_distinct(&source, n, &paths.work.join(format!("plugins-mem{n}")))?;
     let cache = Cache::Dir(paths.work.join(format!("cache-mem{n}")));
-    targets::start_hangar(paths, &dir, &cache, &format!("memory-{n}-fill"))?.stop();
-    let server = targets::start_hangar(paths, &dir, &cache, &format!("memory-{n}"))?;
+    targets::start_hangar(paths, &dir, &cache, None, &format!("memory-{n}-fill"))?.stop();
+    let server = targets::start_hangar(paths, &dir, &cache, None, &format!("memory-{n}"))?;
     let idle = memory::idle_rss(server.pid(), SETTLE)?;
     let loaded = server
         .metrics

@@ -37,7 +37,9 @@ use crate::targets::{Cache, Paths, Target};
 /// (`pyflyte serve agent` with bench/flytekit/echo_agents.py), and
 /// `hangar-rust`, `hangar-python`, `hangar-js`, `hangar-go` (`hangar serve`
 /// with that language's echo agents; a missing component makes its rows say
-/// "missing: build with make plugins").
+/// "missing: build with make plugins"); each of those with `-reuse`
+/// (`[reuse] enabled = true` in the agents' manifests) and with
+/// `-reuse-1worker` (that, and `hangar serve --worker-threads 1`).
 ///
 /// Examples:
 ///
@@ -128,7 +130,7 @@ struct AllArgs {
     /// RPCs of the load matrix.
     #[arg(long, value_delimiter = ',', default_value = "create,get,sync")]
     rpc: Vec<Rpc>,
-    /// Targets [default: floor,flytekit,hangar-rust,hangar-python,hangar-js,hangar-go].
+    /// Targets [default: every target].
     #[arg(long, value_delimiter = ',')]
     targets: Vec<String>,
     /// Plugin counts of the start-up benchmark.

@@ -276,7 +276,10 @@ impl Report {
              `hangar serve` with that language's echo agents (async and sync), default \
              settings (a fresh instance per call); **hangar-LANG-reuse** = the same with \
              `[reuse] enabled = true` in each agent's manifest (instances kept and reset between \
-             calls, docs/manifest.md).\n\n",
+             calls, docs/manifest.md); **hangar-LANG-reuse-1worker** = that, served by one \
+             worker thread (`--worker-threads 1`, where the default is one per CPU): Hangar's \
+             calls on one thread, the other CPU left to the load generator (docs/performance.md, \
+             \"Since: worker threads\").\n\n",
         );
 
         self.render_targets(&mut md);
@@ -374,9 +377,11 @@ impl Report {
         };
         // Each goal for a fresh instance per call (the default) and for
         // `[reuse] enabled = true` (instances kept and reset between calls).
+        // And with reuse on one worker thread (`--worker-threads 1`).
         for (suffix, how) in [
             ("", "fresh instance per call"),
             ("-reuse", "instances reused"),
+            ("-reuse-1worker", "instances reused, one worker thread"),
         ] {
             let rust = format!("hangar-rust{suffix}");
             let (r, shown) = self.verdict_ratio(&rust, "flytekit", LoadResult::measured_rps);

@@ -28,6 +28,7 @@ pub fn measure(paths: &Paths, plugin_dir: &Path, label: &str, repeat: usize) -> 
         paths,
         plugin_dir,
         &Cache::Off,
+        None,
         &format!("startup-{label}-cold"),
     )?;
     let cold = cold_server.startup;
@@ -40,13 +41,21 @@ pub fn measure(paths: &Paths, plugin_dir: &Path, label: &str, repeat: usize) -> 
     let cache = paths.work.join(format!("cache-startup-{label}"));
     let _ = std::fs::remove_dir_all(&cache);
     let cache = Cache::Dir(cache);
-    targets::start_hangar(paths, plugin_dir, &cache, &format!("startup-{label}-fill"))?.stop();
+    targets::start_hangar(
+        paths,
+        plugin_dir,
+        &cache,
+        None,
+        &format!("startup-{label}-fill"),
+    )?
+    .stop();
     let mut warm = Vec::new();
     for i in 0..repeat.max(1) {
         let server = targets::start_hangar(
             paths,
             plugin_dir,
             &cache,
+            None,
             &format!("startup-{label}-warm{i}"),
         )?;
         warm.push(server.startup);

@@ -85,6 +85,11 @@ pub enum Target {
     /// The same, with `[reuse] enabled = true` in each agent's manifest
     /// (instances kept and reset between calls).
     HangarReuse(Language),
+    /// The same as `HangarReuse`, served by one worker thread
+    /// (`--worker-threads 1`): on a machine whose other CPUs run the load
+    /// generator, the setting an operator would pick for a cheap agent
+    /// (docs/performance.md, "Since: worker threads").
+    HangarReuseOneWorker(Language),
 }
 
 impl Target {
@@ -93,6 +98,7 @@ impl Target {
         let mut all = vec![Target::Floor, Target::Flytekit];
         all.extend(LANGUAGES.iter().copied().map(Target::Hangar));
         all.extend(LANGUAGES.iter().copied().map(Target::HangarReuse));
+        all.extend(LANGUAGES.iter().copied().map(Target::HangarReuseOneWorker));
         all
     }
 
@@ -103,6 +109,7 @@ impl Target {
             Target::Flytekit => "flytekit".to_owned(),
             Target::Hangar(lang) => format!("hangar-{}", lang.name),
             Target::HangarReuse(lang) => format!("hangar-{}-reuse", lang.name),
+            Target::HangarReuseOneWorker(lang) => format!("hangar-{}-reuse-1worker", lang.name),
         }
     }
 
@@ -110,7 +117,7 @@ impl Target {
     pub fn hangar(&self) -> Option<(&Language, bool)> {
         match self {
             Target::Hangar(lang) => Some((lang, false)),
-            Target::HangarReuse(lang) => Some((lang, true)),
+            Target::HangarReuse(lang) | Target::HangarReuseOneWorker(lang) => Some((lang, true)),
             Target::Floor | Target::Flytekit => None,
         }
     }
@@ -130,7 +137,9 @@ impl Target {
     pub fn async_type(&self) -> &'static str {
         match self {
             Target::Floor | Target::Flytekit => "echo",
-            Target::Hangar(lang) | Target::HangarReuse(lang) => lang.async_type,
+            Target::Hangar(lang)
+            | Target::HangarReuse(lang)
+            | Target::HangarReuseOneWorker(lang) => lang.async_type,
         }
     }
 
@@ -138,7 +147,9 @@ impl Target {
     pub fn sync_type(&self) -> &'static str {
         match self {
             Target::Floor | Target::Flytekit => "echo_sync",
-            Target::Hangar(lang) | Target::HangarReuse(lang) => lang.sync_type,
+            Target::Hangar(lang)
+            | Target::HangarReuse(lang)
+            | Target::HangarReuseOneWorker(lang) => lang.sync_type,
         }
     }
 
@@ -153,7 +164,9 @@ impl Target {
                     paths.pyflyte.display()
                 )
             }),
-            Target::Hangar(lang) | Target::HangarReuse(lang) => {
+            Target::Hangar(lang)
+            | Target::HangarReuse(lang)
+            | Target::HangarReuseOneWorker(lang) => {
                 if !paths.hangar.is_file() {
                     return Some(format!(
                         "missing: {} (cargo build --release -p hangar)",
@@ -313,11 +326,13 @@ pub enum Cache {
     Dir(PathBuf),
 }
 
-/// Starts `hangar serve` on `plugins`, with its defaults otherwise.
+/// Starts `hangar serve` on `plugins`, with `worker_threads` when given and
+/// its defaults otherwise.
 pub fn start_hangar(
     paths: &Paths,
     plugins: &Path,
     cache: &Cache,
+    worker_threads: Option<usize>,
     log_name: &str,
 ) -> Result<Server> {
     let mut command = Command::new(&paths.hangar);
@@ -326,7 +341,12 @@ pub fn start_hangar(
         .arg("--plugins")
         .arg(plugins)
         .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn");
+        .env("RUST_LOG", "warn")
+        // Only the flag decides, never a variable left in the shell.
+        .env_remove("HANGAR_WORKER_THREADS");
+    if let Some(threads) = worker_threads {
+        command.arg("--worker-threads").arg(threads.to_string());
+    }
     match cache {
         Cache::Off => {
             command.arg("--no-cache");
@@ -424,18 +444,26 @@ pub fn start(paths: &Paths, target: &Target, cache: &Cache) -> Result<Server> {
     if let Some(why) = target.missing(paths) {
         bail!("{}: {why}", target.name());
     }
-    let hangar = |lang, reuse| -> Result<Server> {
+    let hangar = |lang, reuse, workers| -> Result<Server> {
         let dir = hangar_plugin_dir(paths, lang, reuse)?;
         if let Cache::Dir(_) = cache {
-            start_hangar(paths, &dir, cache, &format!("{}-compile", target.name()))?.stop();
+            start_hangar(
+                paths,
+                &dir,
+                cache,
+                workers,
+                &format!("{}-compile", target.name()),
+            )?
+            .stop();
         }
-        start_hangar(paths, &dir, cache, &target.name())
+        start_hangar(paths, &dir, cache, workers, &target.name())
     };
     match target {
         Target::Floor => start_floor(paths),
         Target::Flytekit => start_flytekit(paths),
-        Target::Hangar(lang) => hangar(lang, false),
-        Target::HangarReuse(lang) => hangar(lang, true),
+        Target::Hangar(lang) => hangar(lang, false, None),
+        Target::HangarReuse(lang) => hangar(lang, true, None),
+        Target::HangarReuseOneWorker(lang) => hangar(lang, true, Some(1)),
     }
 }
 
@@ -455,4 +483,34 @@ pub fn rss_bytes(pid: u32) -> Result<u64> {
         .parse()
         .with_context(|| format!("unreadable {line:?} in {path}"))?;
     Ok(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_target_name_parses_back_to_it() {
+        let all = Target::all();
+        for target in &all {
+            assert_eq!(Target::parse(&target.name()).ok(), Some(*target));
+        }
+        let mut names: Vec<String> = all.iter().map(Target::name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), all.len(), "two targets share a name");
+        let one = Target::parse("hangar-go-reuse-1worker").ok();
+        assert_eq!(one, Some(Target::HangarReuseOneWorker(LANGUAGES[3])));
+        assert_eq!(
+            one.as_ref().and_then(Target::hangar),
+            Some((&LANGUAGES[3], true))
+        );
+        let unknown = Target::parse("hangar-go-1worker")
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            unknown.is_some_and(|e| e.contains("known: floor, flytekit")),
+            "an unknown name lists the known ones"
+        );
+    }
 }
