@@ -44,7 +44,7 @@ $(VENV)/.installed: tests/python/requirements.txt
 	$(PY) -m pip install --quiet -r tests/python/requirements.txt
 	touch $@
 
-bench: build venv ## Every benchmark (issue 6), side by side with flytekit and a native floor: writes BENCHMARKS.md (~10 min)
+bench: build venv ## Every benchmark (issue 6), side by side with flytekit and a native floor: writes BENCHMARKS.md (~25 min on 2 CPUs)
 	target/release/hangar-bench all --duration 5s --out BENCHMARKS.md
 
 clean: ## Remove build outputs (keeps the compile cache in ~/.cache/hangar)
