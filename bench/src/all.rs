@@ -257,11 +257,9 @@ fn load_target(
             });
         }
     }
-    let what = match target {
-        Target::Hangar(_) | Target::HangarReuse(_) | Target::HangarReuseOneWorker(_) => {
-            format!("{name} (its 2 echo plugins)")
-        }
-        _ => name.clone(),
+    let what = match target.hangar() {
+        Some(_) => format!("{name} (its 2 echo plugins)"),
+        None => name.clone(),
     };
     let loaded = server
         .metrics

@@ -135,22 +135,13 @@ impl Target {
 
     /// Task type of the async echo agent.
     pub fn async_type(&self) -> &'static str {
-        match self {
-            Target::Floor | Target::Flytekit => "echo",
-            Target::Hangar(lang)
-            | Target::HangarReuse(lang)
-            | Target::HangarReuseOneWorker(lang) => lang.async_type,
-        }
+        self.hangar().map_or("echo", |(lang, _)| lang.async_type)
     }
 
     /// Task type of the sync echo agent.
     pub fn sync_type(&self) -> &'static str {
-        match self {
-            Target::Floor | Target::Flytekit => "echo_sync",
-            Target::Hangar(lang)
-            | Target::HangarReuse(lang)
-            | Target::HangarReuseOneWorker(lang) => lang.sync_type,
-        }
+        self.hangar()
+            .map_or("echo_sync", |(lang, _)| lang.sync_type)
     }
 
     /// Why this target cannot run here, if it cannot (a missing plugin or
