@@ -26,6 +26,13 @@ use clap::{Args, Parser, Subcommand};
 use crate::load::{LoadSpec, Rpc};
 use crate::targets::{Cache, Paths, Target};
 
+/// mimalloc, as in `hangar`: the floor is what no agent host can beat on
+/// this machine, so it gets the allocator Hangar has (with glibc's malloc
+/// it gave Hangar a lead that was not Hangar's); and the load generator,
+/// which shares the CPUs with the server under test, spends less of them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Benchmarks Hangar against flytekit's agent server and a native floor.
 ///
 /// Every server runs as its own process on 127.0.0.1 and gets the same

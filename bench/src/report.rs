@@ -267,7 +267,9 @@ impl Report {
         md.push_str(
             "- The load generator runs on the same cores as the server under test; on a shared \
              machine (other builds running) numbers are noisy: compare ratios from one run, and \
-             rerun when the load average above is high.\n\n",
+             rerun when the load average above is high. It and the floor are built with Hangar's \
+             allocator (mimalloc): on glibc's, the load generator held the floor back by about \
+             a sixth (docs/performance.md, \"Since: the load generator on mimalloc\").\n\n",
         );
         md.push_str(
             "Targets: **floor** = a native tonic server in `bench/` answering with precomputed \
