@@ -216,6 +216,7 @@ fn load_target(
                 connections: args.load.connections,
                 warmup: args.load.warmup,
                 duration: args.load.duration,
+                server_pid: Some(server.pid()),
             };
             let sample = rpc == Rpc::Create && c == 16;
             let sampler = sample.then(|| RssSampler::start(server.pid()));
@@ -320,6 +321,7 @@ pub fn memory_with_plugins(
         connections: load_settings.connections,
         warmup: load_settings.warmup,
         duration: load_settings.duration,
+        server_pid: Some(server.pid()),
     };
     let sampler = RssSampler::start(server.pid());
     let result = runtime.block_on(load::run(&spec));

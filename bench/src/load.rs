@@ -54,6 +54,9 @@ pub struct LoadSpec {
     pub connections: usize,
     pub warmup: Duration,
     pub duration: Duration,
+    /// The server's process, when the bench started it: its CPU time over
+    /// the measured window goes into [`LoadResult::server_cpu`].
+    pub server_pid: Option<u32>,
 }
 
 /// What a load run measured.
@@ -65,6 +68,9 @@ pub struct LoadResult {
     pub codes: BTreeMap<String, u64>,
     /// Length of the measured window.
     pub elapsed: Duration,
+    /// CPU time the server used during the measured window (every thread),
+    /// when its process was known.
+    pub server_cpu: Option<Duration>,
 }
 
 impl LoadResult {
@@ -86,6 +92,12 @@ impl LoadResult {
     /// p99 latency of OK answers in µs, when there were any.
     pub fn measured_p99_us(&self) -> Option<f64> {
         (self.latency.count() > 0).then(|| self.latency.quantile_us(0.99) as f64)
+    }
+
+    /// Server CPU time per answered call in µs, when it was measured.
+    pub fn server_cpu_per_call_us(&self) -> Option<f64> {
+        let answered: u64 = self.codes.values().sum();
+        crate::server_cpu::per_call_us(self.server_cpu?, answered)
     }
 
     /// Answers that were not OK.
@@ -230,11 +242,26 @@ pub async fn run(spec: &LoadSpec) -> Result<LoadResult> {
         let channel = channels[i % connections].clone();
         handles.push(tokio::spawn(worker(spec.clone(), channel, warm_until, end)));
     }
+    let cpu = spec
+        .server_pid
+        .map(|pid| tokio::spawn(server_cpu_between(pid, warm_until, end)));
     let mut total = LoadResult::default();
     for handle in handles {
         let part = handle.await.context("a load worker panicked")?;
         total.merge(&part);
     }
     total.elapsed = spec.duration;
+    if let Some(cpu) = cpu {
+        total.server_cpu = cpu.await.context("the CPU sampler panicked")?;
+    }
     Ok(total)
+}
+
+/// CPU time `pid` used between `from` and `to`.
+async fn server_cpu_between(pid: u32, from: Instant, to: Instant) -> Option<Duration> {
+    tokio::time::sleep_until(from.into()).await;
+    let before = crate::server_cpu::cpu_time(pid)?;
+    tokio::time::sleep_until(to.into()).await;
+    let after = crate::server_cpu::cpu_time(pid)?;
+    after.checked_sub(before)
 }

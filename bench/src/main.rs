@@ -14,6 +14,7 @@ mod proto;
 mod report;
 mod request;
 mod rounds;
+mod server_cpu;
 mod startup;
 mod targets;
 
@@ -24,7 +25,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::load::{LoadSpec, Rpc};
-use crate::targets::{Cache, Paths, Target};
+use crate::targets::{Cache, Paths, Server, Target};
 
 /// mimalloc, as in `hangar`: the floor is what no agent host can beat on
 /// this machine, so it gets the allocator Hangar has (with glibc's malloc
@@ -186,6 +187,11 @@ struct LoadArgs {
     /// Task type to send with --endpoint.
     #[arg(long)]
     task_type: Option<String>,
+    /// With --endpoint: the server's process id, to report its CPU time per
+    /// call over the measured window (a started --target is measured
+    /// without it).
+    #[arg(long, requires = "endpoint")]
+    server_pid: Option<u32>,
 }
 
 #[derive(Args, Debug)]
@@ -289,6 +295,9 @@ fn print_result(label: &str, result: &load::LoadResult) {
         report::micros(result.latency.max_us() as f64),
         result.codes_text()
     );
+    if let Some(cpu) = result.server_cpu_per_call_us() {
+        println!("  server CPU: {} per call", report::micros(cpu));
+    }
 }
 
 fn cmd_load(args: LoadArgs) -> Result<()> {
@@ -325,6 +334,7 @@ fn cmd_load(args: LoadArgs) -> Result<()> {
         connections: args.load.connections,
         warmup: args.load.warmup,
         duration: args.load.duration,
+        server_pid: server.as_ref().map(Server::pid).or(args.server_pid),
     };
     let metrics = server.as_ref().and_then(|s| s.metrics.clone());
     let split_from = call_split::scrape_or_note(metrics.as_deref());

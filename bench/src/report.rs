@@ -195,6 +195,16 @@ pub fn micros(us: f64) -> String {
     }
 }
 
+/// CPU time per call: one decimal below 100 µs, where calls differ by a
+/// few µs.
+fn cpu_cell(us: f64) -> String {
+    if us < 100.0 {
+        format!("{us:.1} µs")
+    } else {
+        micros(us)
+    }
+}
+
 /// A duration as `123 ms` or `1.23 s`.
 pub fn duration(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
@@ -459,13 +469,16 @@ impl Report {
         md.push_str("## Target rounds\n\n");
         md.push_str(
             "CreateTask at concurrency 16, rps of OK answers; every target served at once and \
-             each round loaded them one after another, in this order.\n\n| target |",
+             each round loaded them one after another, in this order. Server CPU per call is \
+             the server process's user and system time (all threads) during a round's \
+             measured window over its answers, median of the rounds: it depends far less than \
+             rps on how much of the shared CPUs the load generator took.\n\n| target |",
         );
         for round in 1..=last {
             let _ = write!(md, " round {round} |");
         }
-        md.push_str(" median |\n|---|");
-        for _ in 0..=last {
+        md.push_str(" median | server CPU per call |\n|---|");
+        for _ in 0..=last + 1 {
             md.push_str("---:|");
         }
         md.push('\n');
@@ -478,6 +491,7 @@ impl Report {
         for name in names {
             let _ = write!(md, "| {name} |");
             let mut measured = Vec::new();
+            let mut cpu_per_call = Vec::new();
             for round in 1..=last {
                 let cell = self
                     .rounds
@@ -486,6 +500,7 @@ impl Report {
                     .map_or("-".to_owned(), |s| match &s.outcome {
                         Ok(r) => {
                             measured.push(r.rps());
+                            cpu_per_call.extend(r.server_cpu_per_call_us());
                             if r.errors() == 0 {
                                 format!("{:.0}", r.rps())
                             } else {
@@ -497,7 +512,8 @@ impl Report {
                 let _ = write!(md, " {cell} |");
             }
             let median = rounds::median(&measured).map_or("-".to_owned(), |m| format!("{m:.0}"));
-            let _ = writeln!(md, " {median} |");
+            let cpu = rounds::median(&cpu_per_call).map_or("-".to_owned(), cpu_cell);
+            let _ = writeln!(md, " {median} | {cpu} |");
         }
         md.push('\n');
     }
@@ -770,6 +786,7 @@ mod tests {
             latency,
             codes,
             elapsed: Duration::from_secs(secs),
+            server_cpu: None,
         }
     }
 
@@ -910,7 +927,7 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| hangar-python-reuse | 3500 | 1600 | 2800 | 2800 |"),
+            md.contains("| hangar-python-reuse | 3500 | 1600 | 2800 | 2800 | - |"),
             "{md}"
         );
         // A target never measured stays "not measured", not a made-up ratio.
@@ -918,5 +935,46 @@ mod tests {
             md.contains("| js echo (instances reused), CreateTask c=16, rps vs flytekit | - | >= 5x | not measured |"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn rounds_show_the_median_server_cpu_per_call() {
+        use crate::rounds::test_sample as sample;
+        // CPU over every answer, OK or not: 2,000 answers in 46 ms is 23 µs.
+        let with_cpu = |round, target, ok, cpu_ms, failed: u64| {
+            let mut s = sample(round, target, ok);
+            if let Ok(r) = &mut s.outcome {
+                r.server_cpu = Some(Duration::from_millis(cpu_ms));
+                if failed > 0 {
+                    r.codes.insert("UNAVAILABLE".to_owned(), failed);
+                }
+            }
+            s
+        };
+        let report = Report {
+            rounds: vec![
+                with_cpu(1, "floor", 1_000, 15, 0),
+                with_cpu(1, "hangar-rust-reuse", 2_000, 50, 0),
+                with_cpu(2, "floor", 1_000, 14, 0),
+                with_cpu(2, "hangar-rust-reuse", 1_900, 46, 100),
+                with_cpu(3, "floor", 1_000, 16, 0),
+                with_cpu(3, "hangar-rust-reuse", 2_000, 40, 0),
+                sample(1, "flytekit", 100),
+            ],
+            ..Default::default()
+        };
+        let md = report.render();
+        assert!(
+            md.contains("| round 1 | round 2 | round 3 | median | server CPU per call |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| floor | 1000 | 1000 | 1000 | 1000 | 15.0 µs |"),
+            "{md}"
+        );
+        // 25, 23 (46 ms over 1,900 OK and 100 failed) and 20 µs: median 23.
+        assert!(md.contains("| 2000 | 23.0 µs |"), "{md}");
+        // No CPU reading: no made-up number.
+        assert!(md.contains("| flytekit | 100 | - | - | 100 | - |"), "{md}");
     }
 }

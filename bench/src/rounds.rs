@@ -65,6 +65,7 @@ pub fn run(
                         connections: settings.connections,
                         warmup: settings.warmup,
                         duration: settings.duration,
+                        server_pid: Some(server.pid()),
                     };
                     runtime
                         .block_on(load::run(&spec))
@@ -146,6 +147,7 @@ pub fn test_sample(round: usize, target: &str, ok_calls: u64) -> RoundSample {
             latency,
             codes: [("OK".to_owned(), ok_calls)].into_iter().collect(),
             elapsed: std::time::Duration::from_secs(1),
+            server_cpu: None,
         }),
     }
 }
