@@ -27,10 +27,12 @@ use clap::{Args, Parser, Subcommand};
 use crate::load::{LoadSpec, Rpc};
 use crate::targets::{Cache, Paths, Server, Target};
 
-/// mimalloc, as in `hangar`: the floor is what no agent host can beat on
-/// this machine, so it gets the allocator Hangar has (with glibc's malloc
-/// it gave Hangar a lead that was not Hangar's); and the load generator,
-/// which shares the CPUs with the server under test, spends less of them.
+/// mimalloc, as in `hangar`. The load generator shares the CPUs with the
+/// server under test, and on glibc's malloc it spent about a tenth of its
+/// samples in the allocator and held the floor back by about a sixth
+/// (docs/performance.md, "Since: the load generator on mimalloc"). The
+/// floor, the same binary, gets it too: it gains nothing from it when
+/// measured alone, but no allocator then separates it from Hangar.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
