@@ -49,7 +49,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// with that language's echo agents; a missing component makes its rows say
 /// "missing: build with make plugins"); each of those with `-reuse`
 /// (`[reuse] enabled = true` in the agents' manifests) and with
-/// `-reuse-1worker` (that, and `hangar serve --worker-threads 1`).
+/// `-reuse-1worker` (that, and `hangar serve --worker-threads 1`: one thread,
+/// tokio's current-thread scheduler).
 ///
 /// Examples:
 ///

@@ -289,9 +289,10 @@ impl Report {
              settings (a fresh instance per call); **hangar-LANG-reuse** = the same with \
              `[reuse] enabled = true` in each agent's manifest (instances kept and reset between \
              calls, docs/manifest.md); **hangar-LANG-reuse-1worker** = that, served by one \
-             worker thread (`--worker-threads 1`, where the default is one per CPU): Hangar's \
-             calls on one thread, the other CPU left to the load generator (docs/performance.md, \
-             \"Since: worker threads\").\n\n",
+             thread (`--worker-threads 1`, where the default is one per CPU), which is tokio's \
+             current-thread scheduler: Hangar's calls on one thread, the other CPU left to the \
+             load generator (docs/performance.md, \"Since: worker threads\" and \"Since: one \
+             thread\").\n\n",
         );
 
         self.render_targets(&mut md);
@@ -389,7 +390,8 @@ impl Report {
         };
         // Each goal for a fresh instance per call (the default) and for
         // `[reuse] enabled = true` (instances kept and reset between calls).
-        // And with reuse on one worker thread (`--worker-threads 1`).
+        // And with reuse on one thread (`--worker-threads 1`, the
+        // current-thread scheduler).
         for (suffix, how) in [
             ("", "fresh instance per call"),
             ("-reuse", "instances reused"),

@@ -85,10 +85,11 @@ pub enum Target {
     /// The same, with `[reuse] enabled = true` in each agent's manifest
     /// (instances kept and reset between calls).
     HangarReuse(Language),
-    /// The same as `HangarReuse`, served by one worker thread
-    /// (`--worker-threads 1`): on a machine whose other CPUs run the load
-    /// generator, the setting an operator would pick for a cheap agent
-    /// (docs/performance.md, "Since: worker threads").
+    /// The same as `HangarReuse`, served by one thread (`--worker-threads 1`,
+    /// which is tokio's current-thread scheduler): the setting an operator
+    /// would pick on a machine whose other CPUs run the load generator
+    /// (docs/performance.md, "Since: worker threads" and "Since: one
+    /// thread").
     HangarReuseOneWorker(Language),
 }
 

@@ -135,10 +135,12 @@ pub struct ServeArgs {
     /// is never trimmed) [default: false]
     #[arg(long, env = "HANGAR_PERF_MAP", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     pub perf_map: Option<bool>,
-    /// Threads that serve gRPC and run plugins, 1 to 1024; set it lower
-    /// when other busy processes share the CPUs (docs/performance.md,
-    /// "Since: worker threads") [default: one per CPU the process may use,
-    /// counting its affinity and cgroup CPU quota]
+    /// Threads that serve gRPC and run plugins, 1 to 1024. One thread runs
+    /// tokio's current-thread scheduler, which flushes answers in batches;
+    /// more run the work-stealing one. Set it lower when other busy
+    /// processes share the CPUs (docs/performance.md, "Since: worker
+    /// threads" and "Since: one thread") [default: one per CPU the process
+    /// may use, counting its affinity and cgroup CPU quota]
     #[arg(long, env = "HANGAR_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
 }

@@ -161,9 +161,11 @@ shutdown_grace_seconds = 30
 perf_map = false
 # Threads that serve gRPC and run plugins (--worker-threads,
 # HANGAR_WORKER_THREADS), 1 to 1024. Unset: one per CPU the process may use
-# (its affinity and cgroup CPU quota count). Set it lower when Hangar shares
-# its CPUs with other busy processes (docs/performance.md, "Since: worker
-# threads").
+# (its affinity and cgroup CPU quota count). One thread runs tokio's
+# current-thread scheduler, which flushes answers in batches; more run the
+# work-stealing one. Set it lower when Hangar shares its CPUs with other busy
+# processes (docs/performance.md, "Since: worker threads" and "Since: one
+# thread").
 # worker_threads = 2
 
 [plugins]

@@ -22,6 +22,7 @@ mod proto;
 mod registry;
 mod runtime;
 mod scaffold;
+mod scheduler;
 mod secrets;
 mod serve;
 mod struct_json;
@@ -73,23 +74,22 @@ fn main() -> std::process::ExitCode {
             .with_span_list(false)
             .init(),
     }
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let cli::Command::Serve(args) = &cli.command {
-        match args
+    // `serve` picks its scheduler (see `scheduler`); the other commands keep
+    // tokio's default.
+    let mut builder = match &cli.command {
+        cli::Command::Serve(args) => match args
             .runtime
             .host_config()
             .and_then(|c| args.worker_threads(&c))
         {
-            Ok(Some(threads)) => {
-                builder.worker_threads(threads);
-            }
-            Ok(None) => {}
+            Ok(asked) => scheduler::Scheduler::choose(asked, scheduler::available_cpus()).builder(),
             Err(e) => {
                 eprintln!("error: {e:#}");
                 return std::process::ExitCode::FAILURE;
             }
-        }
-    }
+        },
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
     let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {

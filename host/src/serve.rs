@@ -73,6 +73,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         skipped = skipped.len(),
         tls = tls.is_some(),
         worker_threads = tokio::runtime::Handle::current().metrics().num_workers(),
+        scheduler = crate::scheduler::running(),
         "serving"
     );
     // Before the gRPC banner, so whoever waits for that has seen this too.

@@ -224,26 +224,55 @@ def test_perf_map_is_written_only_when_asked(start_server, tmp_path):
 
 def test_worker_threads_from_flag_env_and_file(start_server, tmp_path, monkeypatch):
     """--worker-threads > HANGAR_WORKER_THREADS > [server] worker_threads;
-    the count the runtime really started is in the "serving" line, and each
-    server still answers."""
+    the count the runtime really started, and its scheduler, are in the
+    "serving" line, and each server still answers. One thread is tokio's
+    current-thread scheduler, more the multi-thread one."""
     config = tmp_path / "hangar.toml"
     config.write_text("[server]\nworker_threads = 1\n")
     monkeypatch.delenv("HANGAR_WORKER_THREADS", raising=False)
 
-    def served_with(srv) -> str:
+    def served_with(srv) -> tuple[str, str]:
         srv.async_stub.CreateTask(create_request(plain_template("echo"), literal_map({"x": 1})), timeout=30)
         serving = [line for line in srv.stderr().splitlines() if "serving" in line and "worker_threads=" in line]
         assert serving, srv.stderr()
-        return serving[0].split("worker_threads=")[1].split()[0]
+        threads = serving[0].split("worker_threads=")[1].split()[0]
+        scheduler = serving[0].split("scheduler=")[1].split()[0].strip('"')
+        return threads, scheduler
 
-    assert served_with(start_server(["echo"], "--config", str(config))) == "1"
+    assert served_with(start_server(["echo"], "--config", str(config))) == ("1", "current-thread")
     monkeypatch.setenv("HANGAR_WORKER_THREADS", "3")
-    assert served_with(start_server(["echo"], "--config", str(config))) == "3"
-    assert served_with(start_server(["echo"], "--config", str(config), "--worker-threads", "2")) == "2"
+    assert served_with(start_server(["echo"], "--config", str(config))) == ("3", "multi-thread")
+    assert served_with(start_server(["echo"], "--config", str(config), "--worker-threads", "2")) == (
+        "2",
+        "multi-thread",
+    )
     monkeypatch.delenv("HANGAR_WORKER_THREADS")
     # Unset: one per CPU the process may use (a cgroup CPU quota may lower
-    # it below the affinity's count).
-    assert 1 <= int(served_with(start_server(["echo"]))) <= len(os.sched_getaffinity(0))
+    # it below the affinity's count), and the current-thread scheduler
+    # exactly when that is one.
+    threads, scheduler = served_with(start_server(["echo"]))
+    assert 1 <= int(threads) <= len(os.sched_getaffinity(0))
+    assert scheduler == ("current-thread" if threads == "1" else "multi-thread")
+
+
+def test_one_allowed_cpu_starts_the_current_thread_scheduler(start_server, monkeypatch):
+    """Unset, on a process allowed one CPU (here its affinity, inherited
+    from this test; in a pod, a CPU limit of 1), Hangar serves on one thread
+    with the current-thread scheduler."""
+    monkeypatch.delenv("HANGAR_WORKER_THREADS", raising=False)
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(allowed)})
+    try:
+        srv = start_server(["echo"])
+    finally:
+        os.sched_setaffinity(0, allowed)
+    assert os.sched_getaffinity(srv.proc.pid) == {min(allowed)}
+    resp = srv.async_stub.CreateTask(create_request(plain_template("echo"), literal_map({"x": 1})), timeout=30)
+    assert resp.resource_meta
+    serving = [line for line in srv.stderr().splitlines() if "serving" in line and "worker_threads=" in line]
+    assert serving, srv.stderr()
+    assert "worker_threads=1" in serving[0], serving[0]
+    assert 'scheduler="current-thread"' in serving[0] or "scheduler=current-thread" in serving[0], serving[0]
 
 
 @pytest.mark.parametrize("where", ["flag", "file"])
