@@ -9,10 +9,12 @@
 //! connection task runs after the calls that are ready, and flushes their
 //! answers together.
 //!
-//! Measured with every echo agent reused, one thread each way
+//! Measured against the work-stealing scheduler with one worker, each
+//! language's reused echo agent, the load generator sharing the CPUs
 //! (docs/performance.md, "Since: one thread, the current-thread scheduler"):
-//! - server CPU per call fell 15-40%;
-//! - calls per second rose for every language;
+//! - server CPU per call fell 15-25%;
+//! - calls per second rose in every round: Rust by 3-14%, the other
+//!   languages by 21-40%;
 //! - p99 fell.
 //!
 //! More than one thread runs the work-stealing scheduler, which spreads the
