@@ -12,7 +12,7 @@
 //! Measured against the work-stealing scheduler with one worker, each
 //! language's reused echo agent, the load generator sharing the CPUs
 //! (docs/performance.md, "Since: one thread, the current-thread scheduler"):
-//! - server CPU per call fell 15-25%;
+//! - server CPU per call fell 14-29%, round by round;
 //! - calls per second rose in every round: Rust by 3-14%, the other
 //!   languages by 21-40%;
 //! - p99 fell.
