@@ -57,8 +57,9 @@ impl Scheduler {
 }
 
 /// The CPUs this process may use. The count takes in its affinity and its
-/// cgroup CPU quota, rounded down, and is at least 1. This is the number
-/// tokio itself would use for its default.
+/// cgroup CPU quota, rounded down, and is at least 1. tokio's own default is
+/// this number too, unless `TOKIO_WORKER_THREADS` is set; Hangar does not
+/// read that variable (its setting is `HANGAR_WORKER_THREADS`).
 pub fn available_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
 }
