@@ -138,7 +138,11 @@ pub fn run(args: AllArgs) -> Result<()> {
     );
     report.notes.push(
         "The floor's own limit here is mostly the load generator's: both share the same cores, so \
-         the floor shows what this machine and this client can do at all."
+         the floor shows what this machine and this client can do at all. It runs twice: \
+         `floor` on tokio's default workers (one per CPU), `floor-1thread` on one thread \
+         (tokio's current-thread scheduler, as Hangar with --worker-threads 1). On these \
+         shared CPUs the first serves more calls and the second has the shorter tail; rate \
+         ratios are against the faster of the two in each table."
             .to_owned(),
     );
     report.notes.push(

@@ -90,6 +90,10 @@ enum Command {
     Floor {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: std::net::SocketAddr,
+        /// Runtime threads; 1 runs tokio's current-thread scheduler
+        /// [default: tokio's multi-thread default].
+        #[arg(long)]
+        worker_threads: Option<usize>,
     },
 }
 
@@ -403,8 +407,21 @@ fn main() -> Result<()> {
         Command::Load(args) => cmd_load(args),
         Command::Startup(args) => cmd_startup(args),
         Command::Memory(args) => cmd_memory(args),
-        Command::Floor { listen } => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
+        Command::Floor {
+            listen,
+            worker_threads,
+        } => {
+            let mut builder = match worker_threads {
+                None => tokio::runtime::Builder::new_multi_thread(),
+                Some(0) => bail!("--worker-threads must be at least 1"),
+                Some(1) => tokio::runtime::Builder::new_current_thread(),
+                Some(n) => {
+                    let mut builder = tokio::runtime::Builder::new_multi_thread();
+                    builder.worker_threads(n);
+                    builder
+                }
+            };
+            let runtime = builder
                 .enable_all()
                 .build()
                 .context("cannot start the tokio runtime")?;

@@ -76,8 +76,16 @@ pub const LANGUAGES: [Language; 4] = [
 /// A server to measure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
-    /// Native tonic server with precomputed answers.
+    /// Native tonic server with precomputed answers, on tokio's default
+    /// runtime (a worker per CPU).
     Floor,
+    /// The same server on one thread (tokio's current-thread scheduler), as
+    /// Hangar runs with `--worker-threads 1`. On these shared CPUs it serves
+    /// fewer calls than the default floor but with a shorter tail, so the
+    /// report measures Hangar's rate against the faster floor and shows this
+    /// one's p99 beside Hangar's (docs/performance.md, "Since: the floor on
+    /// one thread").
+    FloorOneThread,
     /// `pyflyte serve agent` with the Python echo agents.
     Flytekit,
     /// `hangar serve` with one language's echo agents.
@@ -96,7 +104,7 @@ pub enum Target {
 impl Target {
     /// Every target, in report order.
     pub fn all() -> Vec<Target> {
-        let mut all = vec![Target::Floor, Target::Flytekit];
+        let mut all = vec![Target::Floor, Target::FloorOneThread, Target::Flytekit];
         all.extend(LANGUAGES.iter().copied().map(Target::Hangar));
         all.extend(LANGUAGES.iter().copied().map(Target::HangarReuse));
         all.extend(LANGUAGES.iter().copied().map(Target::HangarReuseOneWorker));
@@ -107,6 +115,7 @@ impl Target {
     pub fn name(&self) -> String {
         match self {
             Target::Floor => "floor".to_owned(),
+            Target::FloorOneThread => "floor-1thread".to_owned(),
             Target::Flytekit => "flytekit".to_owned(),
             Target::Hangar(lang) => format!("hangar-{}", lang.name),
             Target::HangarReuse(lang) => format!("hangar-{}-reuse", lang.name),
@@ -119,7 +128,7 @@ impl Target {
         match self {
             Target::Hangar(lang) => Some((lang, false)),
             Target::HangarReuse(lang) | Target::HangarReuseOneWorker(lang) => Some((lang, true)),
-            Target::Floor | Target::Flytekit => None,
+            Target::Floor | Target::FloorOneThread | Target::Flytekit => None,
         }
     }
 
@@ -149,7 +158,7 @@ impl Target {
     /// binary); the report prints it in the target's rows.
     pub fn missing(&self, paths: &Paths) -> Option<String> {
         match self {
-            Target::Floor => None,
+            Target::Floor | Target::FloorOneThread => None,
             Target::Flytekit => (!paths.pyflyte.is_file()).then(|| {
                 format!(
                     "missing: {} (flytekit 1.16.31 in .venv)",
@@ -295,17 +304,25 @@ fn tail(log: &Path) -> String {
     lines[lines.len().saturating_sub(15)..].join("\n")
 }
 
-/// Starts the floor: this binary's `floor` subcommand.
-pub fn start_floor(paths: &Paths) -> Result<Server> {
+/// Starts the floor: this binary's `floor` subcommand, on `worker_threads`
+/// when given (1 is the current-thread scheduler).
+pub fn start_floor(paths: &Paths, worker_threads: Option<usize>) -> Result<Server> {
     let exe = std::env::current_exe().context("cannot find this binary")?;
     let mut command = Command::new(exe);
     command.args(["floor", "--listen", "127.0.0.1:0"]);
+    let log = match worker_threads {
+        Some(threads) => {
+            command.args(["--worker-threads", &threads.to_string()]);
+            format!("floor-{threads}thread.log")
+        }
+        None => "floor.log".to_owned(),
+    };
     spawn_announcing(
         command,
         "the floor server",
         "floor listening on ",
         None,
-        &paths.work.join("floor.log"),
+        &paths.work.join(log),
     )
 }
 
@@ -451,7 +468,8 @@ pub fn start(paths: &Paths, target: &Target, cache: &Cache) -> Result<Server> {
         start_hangar(paths, &dir, cache, workers, &target.name())
     };
     match target {
-        Target::Floor => start_floor(paths),
+        Target::Floor => start_floor(paths, None),
+        Target::FloorOneThread => start_floor(paths, Some(1)),
         Target::Flytekit => start_flytekit(paths),
         Target::Hangar(lang) => hangar(lang, false, None),
         Target::HangarReuse(lang) => hangar(lang, true, None),
@@ -501,7 +519,7 @@ mod tests {
             .err()
             .map(|e| e.to_string());
         assert!(
-            unknown.is_some_and(|e| e.contains("known: floor, flytekit")),
+            unknown.is_some_and(|e| e.contains("known: floor, floor-1thread, flytekit")),
             "an unknown name lists the known ones"
         );
     }
