@@ -189,6 +189,18 @@ pub fn ratio(a: Option<f64>, b: Option<f64>) -> String {
     }
 }
 
+/// A ratio in a verdict, with four decimals below 1x, so that a value just
+/// over a goal of 0.1x (0.1004x) does not print as `0.10x` beside "no".
+fn verdict_ratio_text(r: f64) -> String {
+    if r >= 10.0 {
+        format!("{r:.1}x")
+    } else if r >= 1.0 {
+        format!("{r:.2}x")
+    } else {
+        format!("{r:.4}x")
+    }
+}
+
 /// Microseconds as `850 µs` or `12.3 ms`.
 pub fn micros(us: f64) -> String {
     if us.abs() >= 10_000.0 {
@@ -355,7 +367,7 @@ impl Report {
             };
             let (x, y) = (at(a), at(b));
             let r = x.zip(y).filter(|(_, y)| *y > 0.0).map(|(x, y)| x / y);
-            return (r, ratio(x, y));
+            return (r, r.map_or("-".to_owned(), verdict_ratio_text));
         }
         let each = rounds::ratios(&self.rounds, a, b, value);
         let Some(median) = rounds::median(&each) else {
@@ -365,10 +377,10 @@ impl Report {
         let highest = each.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let shown = format!(
             "{} (median of {} rounds; {} to {})",
-            ratio(Some(median), Some(1.0)),
+            verdict_ratio_text(median),
             each.len(),
-            ratio(Some(lowest), Some(1.0)),
-            ratio(Some(highest), Some(1.0)),
+            verdict_ratio_text(lowest),
+            verdict_ratio_text(highest),
         );
         (Some(median), shown)
     }
@@ -858,6 +870,16 @@ mod tests {
         assert_eq!(ratio(Some(60.0), Some(100.0)), "0.60x");
         assert_eq!(ratio(Some(1.0), Some(0.0)), "-");
         assert_eq!(ratio(None, Some(1.0)), "-");
+        // Verdicts show which side of a goal a value is on.
+        for (r, shown) in [
+            (12.84, "12.8x"),
+            (4.123, "4.12x"),
+            (0.10041, "0.1004x"),
+            (0.09962, "0.0996x"),
+            (0.6, "0.6000x"),
+        ] {
+            assert_eq!(verdict_ratio_text(r), shown, "{r}");
+        }
     }
 
     #[test]
@@ -907,11 +929,11 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| Rust echo (fresh instance per call), CreateTask c=16, rps vs the faster floor | 0.75x against floor | >= 0.6x | yes |"),
+            md.contains("| Rust echo (fresh instance per call), CreateTask c=16, rps vs the faster floor | 0.7500x against floor | >= 0.6x | yes |"),
             "{md}"
         );
         assert!(
-            md.contains("| Rust echo (fresh instance per call), CreateTask c=16, p99 vs flytekit | 0.02x | <= 0.1x | yes |"),
+            md.contains("| Rust echo (fresh instance per call), CreateTask c=16, p99 vs flytekit | 0.0200x | <= 0.1x | yes |"),
             "{md}"
         );
         assert!(
@@ -1078,7 +1100,7 @@ mod tests {
         // Rounds: median 0.60x against floor, 0.50x against floor-1thread;
         // the verdict takes the faster floor, so the lower ratio.
         assert!(
-            md.contains("| Rust echo (instances reused), CreateTask c=16, rps vs the faster floor | 0.50x (median of 3 rounds; 0.50x to 0.80x) against floor-1thread | >= 0.6x | **no** |"),
+            md.contains("| Rust echo (instances reused), CreateTask c=16, rps vs the faster floor | 0.5000x (median of 3 rounds; 0.5000x to 0.8000x) against floor-1thread | >= 0.6x | **no** |"),
             "{md}"
         );
         // Overhead: 80 - 50 µs, the one-thread floor's latency at c=1.
