@@ -43,8 +43,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// GetTask to an async echo agent, ExecuteTaskSync to a sync echo agent, with
 /// the inputs {"n": 3, "s": "hi"}.
 ///
-/// Targets: `floor` (native tonic server, precomputed answers), `flytekit`
-/// (`pyflyte serve agent` with bench/flytekit/echo_agents.py), and
+/// Targets: `floor` (native tonic server, precomputed answers, tokio's
+/// default workers), `floor-1thread` (the same on one thread, tokio's
+/// current-thread scheduler; rate ratios are against the faster floor),
+/// `flytekit` (`pyflyte serve agent` with bench/flytekit/echo_agents.py), and
 /// `hangar-rust`, `hangar-python`, `hangar-js`, `hangar-go` (`hangar serve`
 /// with that language's echo agents; a missing component makes its rows say
 /// "missing: build with make plugins"); each of those with `-reuse`
@@ -91,9 +93,9 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: std::net::SocketAddr,
         /// Runtime threads; 1 runs tokio's current-thread scheduler
-        /// [default: tokio's multi-thread default].
-        #[arg(long)]
-        worker_threads: Option<usize>,
+        /// [default: tokio's multi-thread default, one per CPU].
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        worker_threads: Option<u16>,
     },
 }
 
@@ -180,7 +182,7 @@ struct LoadArgs {
     common: Common,
     #[command(flatten)]
     load: LoadSettings,
-    /// Target to start (see the list above).
+    /// Target to start (the list is in `hangar-bench --help`).
     #[arg(long, default_value = "hangar-rust")]
     target: String,
     #[arg(long, value_enum, default_value = "create")]
@@ -413,11 +415,10 @@ fn main() -> Result<()> {
         } => {
             let mut builder = match worker_threads {
                 None => tokio::runtime::Builder::new_multi_thread(),
-                Some(0) => bail!("--worker-threads must be at least 1"),
                 Some(1) => tokio::runtime::Builder::new_current_thread(),
                 Some(n) => {
                     let mut builder = tokio::runtime::Builder::new_multi_thread();
-                    builder.worker_threads(n);
+                    builder.worker_threads(usize::from(n));
                     builder
                 }
             };
