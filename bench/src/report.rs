@@ -634,7 +634,8 @@ impl Report {
     fn render_overhead(&self, md: &mut String) {
         md.push_str("## Host overhead per call\n\n");
         md.push_str(
-            "Latency at concurrency 1 minus the floor's for the same RPC (mean / p50; the p50 \
+            "Latency at concurrency 1 minus the floor's for the same RPC (of the two floors, the \
+             one with the lower p50; mean / p50; the p50 \
              difference is the steadier one on a busy machine): everything \
              Hangar adds to a call (routing, literal conversion, a fresh instance, the call into \
              the guest and back) beyond the gRPC work the floor also does, as the client sees it. \

@@ -80,11 +80,11 @@ pub enum Target {
     /// runtime (a worker per CPU).
     Floor,
     /// The same server on one thread (tokio's current-thread scheduler), as
-    /// Hangar runs with `--worker-threads 1`. On these shared CPUs it serves
-    /// fewer calls than the default floor but with a shorter tail, so the
-    /// report measures Hangar's rate against the faster floor and shows this
-    /// one's p99 beside Hangar's (docs/performance.md, "Since: the floor on
-    /// one thread").
+    /// Hangar runs with `--worker-threads 1`. On these shared CPUs it served
+    /// fewer calls than the default floor in most rounds, with a shorter
+    /// tail, so the report measures Hangar's rate against the faster floor
+    /// and shows this one's p99 beside Hangar's (docs/performance.md,
+    /// "Since: the floor on one thread").
     FloorOneThread,
     /// `pyflyte serve agent` with the Python echo agents.
     Flytekit,
