@@ -266,9 +266,7 @@ impl Report {
         FLOORS
             .iter()
             .filter_map(|floor| self.rps(floor, rpc, c))
-            .fold(None, |best, rps| {
-                Some(best.map_or(rps, |b: f64| b.max(rps)))
-            })
+            .reduce(f64::max)
     }
 
     /// The floor with the lower p50 at (rpc, c), for subtracting its
@@ -449,13 +447,12 @@ impl Report {
             // Against the faster floor: the lower of the two ratios.
             let (r, shown) = FLOORS
                 .iter()
-                .map(|floor| {
+                .filter_map(|floor| {
                     let (r, shown) = self.verdict_ratio(&rust, floor, LoadResult::measured_rps);
-                    (r, format!("{shown} against {floor}"))
+                    r.map(|r| (r, format!("{shown} against {floor}")))
                 })
-                .filter(|(r, _)| r.is_some())
-                .min_by(|(a, _), (b, _)| a.unwrap_or(0.0).total_cmp(&b.unwrap_or(0.0)))
-                .unwrap_or((None, "-".to_owned()));
+                .min_by(|(a, _), (b, _)| a.total_cmp(b))
+                .map_or((None, "-".to_owned()), |(r, shown)| (Some(r), shown));
             check(
                 &format!("Rust echo ({how}), CreateTask c=16, rps vs the faster floor"),
                 r,
