@@ -8,6 +8,7 @@
 pub mod resource;
 pub mod resource_meta;
 pub mod task_input;
+pub mod template_wire;
 
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use crate::proto::flyteidl::admin::{self, TaskCategory, TaskExecutionMetadata};
 use crate::proto::flyteidl::core::{LiteralMap, TaskTemplate};
 use crate::registry::{LiveRegistry, Registry, UnknownCategory};
 use crate::runtime::{CallError, LogContext, Plugin, types};
-use resource_meta::{CreateError, Envelope, MetaError};
+use resource_meta::{BorrowedEnvelope, CreateError, MetaError};
 
 /// Why an operation could not be served (as opposed to a task that failed,
 /// which is a normal answer carrying a failed Resource).
@@ -171,46 +172,57 @@ impl Tasks {
         })?;
         let plugin = self.plugin_for_template(template)?;
         call.routed(&plugin.capabilities.metrics);
-        call.input_bytes(inputs.map(Message::encoded_len).unwrap_or(0));
         if plugin.is_sync() {
+            call.input_bytes(inputs.map(Message::encoded_len).unwrap_or(0));
             return Err(TaskError::InvalidRequest(format!(
                 "task type \"{}\" is served by a sync agent: call SyncAgentService/ExecuteTaskSync",
                 template.r#type
             )));
         }
-        let task = self.build_task(template, inputs, output_prefix, metadata)?;
+        let task = self.build_task_counted(call, template, inputs, output_prefix, metadata)?;
         let context = task_log_context(&plugin, metadata, &task);
-        let outputs = template.interface.as_ref().and_then(|i| i.outputs.clone());
-        let envelope = match plugin.create(context, &task).await {
-            Ok(Ok(agent_meta)) => Envelope {
-                agent: plugin.name().to_string(),
+        let agent = plugin.name();
+        let outputs_encoded;
+        let outputs = match template_wire::declared_outputs(&task.template.raw) {
+            Ok(found) => found,
+            Err(error) => {
+                tracing::debug!(%error, "declared outputs encoded apart from the template");
+                outputs_encoded = template
+                    .interface
+                    .as_ref()
+                    .and_then(|i| i.outputs.as_ref())
+                    .map(Message::encode_to_vec);
+                outputs_encoded.as_deref()
+            }
+        };
+        let meta = |agent_meta: &[u8], create_error: Option<&CreateError>| {
+            resource_meta::encode_borrowed(&BorrowedEnvelope {
+                agent,
                 outputs,
                 agent_meta,
-                create_error: None,
-            },
-            Ok(Err(error)) => Envelope {
-                agent: plugin.name().to_string(),
-                outputs,
-                agent_meta: Vec::new(),
-                create_error: Some(CreateError {
+                create_error,
+            })
+        };
+        match plugin.create(context, &task).await {
+            Ok(Ok(agent_meta)) => Ok(meta(&agent_meta, None)),
+            Ok(Err(error)) => Ok(meta(
+                &[],
+                Some(&CreateError {
                     recoverable: error.kind == types::ErrorKind::Recoverable,
                     message: error.message,
                     code: error.code,
                 }),
-            },
-            Err(error @ CallError::OutputTooLarge { .. }) => Envelope {
-                agent: plugin.name().to_string(),
-                outputs,
-                agent_meta: Vec::new(),
-                create_error: Some(CreateError {
+            )),
+            Err(error @ CallError::OutputTooLarge { .. }) => Ok(meta(
+                &[],
+                Some(&CreateError {
                     recoverable: false,
                     message: error.to_string(),
                     code: OUTPUT_TOO_LARGE.to_string(),
                 }),
-            },
-            Err(error) => return Err(error.into()),
-        };
-        Ok(resource_meta::encode(&envelope))
+            )),
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// Polls a job.
@@ -303,14 +315,14 @@ impl Tasks {
             .ok_or_else(|| TaskError::InvalidRequest("the header's template is required".into()))?;
         let plugin = self.plugin_for_template(template)?;
         call.routed(&plugin.capabilities.metrics);
-        call.input_bytes(inputs.map(Message::encoded_len).unwrap_or(0));
         if !plugin.is_sync() {
+            call.input_bytes(inputs.map(Message::encoded_len).unwrap_or(0));
             return Err(TaskError::InvalidRequest(format!(
                 "task type \"{}\" is served by an async agent: call AsyncAgentService/CreateTask",
                 template.r#type
             )));
         }
-        let task = self.build_task(template, inputs, output_prefix, metadata)?;
+        let task = self.build_task_counted(call, template, inputs, output_prefix, metadata)?;
         let declared = template.interface.as_ref().and_then(|i| i.outputs.as_ref());
         Ok(
             match plugin
@@ -390,19 +402,30 @@ impl Tasks {
             .map_err(agent_refused)
     }
 
-    fn build_task(
+    /// The guest's view of the task, noting the size of its inputs in
+    /// `call`: the encoding the guest gets (`inputs_raw`) is that size, so
+    /// it is not measured apart.
+    fn build_task_counted(
         &self,
+        call: &Call<'_>,
         template: &TaskTemplate,
         inputs: Option<&LiteralMap>,
         output_prefix: &str,
         metadata: Option<&TaskExecutionMetadata>,
     ) -> Result<types::Task, TaskError> {
         let empty = LiteralMap::default();
-        task_input::build_task(template, inputs.unwrap_or(&empty), output_prefix, metadata).map_err(
-            |reason| {
-                TaskError::InvalidRequest(format!("cannot pass the inputs to the agent: {reason}"))
-            },
-        )
+        match task_input::build_task(template, inputs.unwrap_or(&empty), output_prefix, metadata) {
+            Ok(task) => {
+                call.input_bytes(task.inputs_raw.len());
+                Ok(task)
+            }
+            Err(reason) => {
+                call.input_bytes(inputs.map(Message::encoded_len).unwrap_or(0));
+                Err(TaskError::InvalidRequest(format!(
+                    "cannot pass the inputs to the agent: {reason}"
+                )))
+            }
+        }
     }
 }
 
