@@ -305,7 +305,7 @@ fn print_result(label: &str, result: &load::LoadResult) {
         result.codes_text()
     );
     if let Some(cpu) = result.server_cpu_per_call_us() {
-        println!("  server CPU: {} per call", report::micros(cpu));
+        println!("  server CPU: {} per call", report::cpu_cell(cpu));
     }
 }
 

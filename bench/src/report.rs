@@ -214,7 +214,7 @@ pub fn micros(us: f64) -> String {
 
 /// CPU time per call: one decimal below 100 µs, where calls differ by a
 /// few µs.
-fn cpu_cell(us: f64) -> String {
+pub fn cpu_cell(us: f64) -> String {
     if us < 100.0 {
         format!("{us:.1} µs")
     } else {

@@ -12,7 +12,9 @@
 //! clones (task types and plugin names are interned once), so a recorded
 //! call takes a read lock and a hash lookup per family and allocates
 //! nothing once its label set exists. Per-instance gauges are fetched once
-//! per plugin, when it is loaded.
+//! per plugin, when it is loaded, and so, after its first success, are the
+//! metrics a successful call of each (API, operation, task type) records
+//! ([`ServedCall`]): such a call then looks up none of its families.
 
 pub mod server;
 
@@ -62,6 +64,11 @@ impl Operation {
             Operation::Metrics => "metrics",
             Operation::Logs => "logs",
         }
+    }
+
+    /// Whether its requests carry inputs (`input_bytes` is recorded).
+    fn carries_inputs(self) -> bool {
+        matches!(self, Operation::Create | Operation::Do)
     }
 
     /// The gRPC service and method that carry this operation.
@@ -413,6 +420,7 @@ impl Metrics {
             memory_peak: self.memory_peak.get_or_create_owned(&labels),
             instantiate_duration: self.instantiate_duration.get_or_create_owned(&labels),
             guest_duration: self.guest_duration.get_or_create_owned(&labels),
+            served: ServedCalls::default(),
             plugin: labels.plugin,
         }
     }
@@ -463,6 +471,114 @@ impl Metrics {
     }
 }
 
+impl Metrics {
+    /// The metrics a successful call records, with the same labels
+    /// [`Metrics::record`] and [`Call::input_bytes`] use.
+    fn served_call(
+        &self,
+        api: Api,
+        operation: Operation,
+        task_type: &Arc<str>,
+        plugin: &Arc<str>,
+    ) -> ServedCall {
+        let (service, method) = operation.rpc(api);
+        let op = OperationLabels {
+            task_type: task_type.clone(),
+            operation: operation.name(),
+        };
+        ServedCall {
+            latency: self.latency.get_or_create_owned(&op),
+            success: self.success.get_or_create_owned(&op),
+            input_bytes: operation.carries_inputs().then(|| {
+                self.input_bytes.get_or_create_owned(&TaskTypeLabels {
+                    task_type: task_type.clone(),
+                })
+            }),
+            rpc_duration: self.rpc_duration.get_or_create_owned(&RpcLabels {
+                service,
+                method,
+                task_type: task_type.clone(),
+                plugin: plugin.clone(),
+            }),
+            rpc_ok: self.rpc_calls.get_or_create_owned(&RpcCodeLabels {
+                service,
+                method,
+                task_type: task_type.clone(),
+                plugin: plugin.clone(),
+                code: code_name(tonic::Code::Ok),
+            }),
+        }
+    }
+}
+
+/// What a successful call of one (API, operation, task type) of one plugin
+/// records to: the families' own series (a `Counter` or `Histogram` clone
+/// shares its value), so recording through them is recording through the
+/// families.
+#[derive(Clone)]
+struct ServedCall {
+    latency: Histogram,
+    success: Counter,
+    /// Only for operations that carry inputs (create, do).
+    input_bytes: Option<Histogram>,
+    rpc_duration: Histogram,
+    rpc_ok: Counter,
+}
+
+/// A plugin's [`ServedCall`]s, one for each (API, operation, task type) it
+/// has answered successfully. Task types are the ones the plugin is routed
+/// (its categories), so the list stays short; past [`MAX_SERVED_CALLS`]
+/// calls record through the families.
+#[derive(Clone, Default)]
+struct ServedCalls(Arc<Mutex<Vec<ServedEntry>>>);
+
+/// One kind of call a plugin has answered, and its series.
+struct ServedEntry {
+    api: Api,
+    operation: Operation,
+    /// Interned.
+    task_type: Arc<str>,
+    served: Arc<ServedCall>,
+}
+
+impl ServedEntry {
+    fn is(&self, api: Api, operation: Operation, task_type: &str) -> bool {
+        self.api == api && self.operation == operation && &*self.task_type == task_type
+    }
+}
+
+/// Most [`ServedCall`]s kept for one plugin.
+const MAX_SERVED_CALLS: usize = 64;
+
+impl ServedCalls {
+    /// The interned task type and its series, when known.
+    fn find(
+        &self,
+        api: Api,
+        operation: Operation,
+        task_type: &str,
+    ) -> Option<(Arc<str>, Arc<ServedCall>)> {
+        let list = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        list.iter()
+            .find(|entry| entry.is(api, operation, task_type))
+            .map(|entry| (entry.task_type.clone(), entry.served.clone()))
+    }
+
+    fn remember(&self, api: Api, operation: Operation, task_type: &Arc<str>, plugin: &Arc<str>) {
+        let mut list = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let known = list.iter().any(|entry| entry.is(api, operation, task_type));
+        if !known && list.len() < MAX_SERVED_CALLS {
+            let served = global().served_call(api, operation, task_type, plugin);
+            list.push(ServedEntry {
+                api,
+                operation,
+                task_type: task_type.clone(),
+                served: Arc::new(served),
+            });
+        }
+    }
+}
+
 /// What one plugin records to, fetched when it is loaded.
 #[derive(Clone)]
 pub struct PluginMetrics {
@@ -474,6 +590,7 @@ pub struct PluginMetrics {
     memory_peak: Histogram,
     instantiate_duration: Histogram,
     guest_duration: Histogram,
+    served: ServedCalls,
 }
 
 impl std::fmt::Debug for PluginMetrics {
@@ -592,7 +709,16 @@ pub struct Call<'a> {
     task_type: &'a str,
     span: tracing::Span,
     /// Set once the request is routed.
-    routed: OnceLock<(Arc<str>, Arc<str>)>,
+    routed: OnceLock<Routed>,
+}
+
+/// Where a call went: its labels, and the plugin's series for a
+/// successful call of this kind once it has one.
+struct Routed {
+    task_type: Arc<str>,
+    plugin: Arc<str>,
+    served_calls: ServedCalls,
+    served: Option<Arc<ServedCall>>,
 }
 
 impl<'a> Call<'a> {
@@ -628,17 +754,29 @@ impl<'a> Call<'a> {
 
     /// The request was routed to `plugin` (`PluginMetrics::plugin`).
     pub fn routed(&self, plugin: &PluginMetrics) {
-        let metrics = global();
         self.span.record("plugin", &*plugin.plugin);
-        let _ = self
-            .routed
-            .set((metrics.intern(self.task_type), plugin.plugin.clone()));
+        let (task_type, served) = match plugin.served.find(self.api, self.operation, self.task_type)
+        {
+            Some((task_type, served)) => (task_type, Some(served)),
+            None => (global().intern(self.task_type), None),
+        };
+        let _ = self.routed.set(Routed {
+            task_type,
+            plugin: plugin.plugin.clone(),
+            served_calls: plugin.served.clone(),
+            served,
+        });
     }
 
     /// Size of the inputs of a create or do request.
     pub fn input_bytes(&self, bytes: usize) {
-        let task_type = match self.routed.get() {
-            Some((task_type, _)) => task_type.clone(),
+        let routed = self.routed.get();
+        if let Some(histogram) = routed.and_then(|r| r.served.as_ref()?.input_bytes.as_ref()) {
+            histogram.observe(bytes as f64);
+            return;
+        }
+        let task_type = match routed {
+            Some(routed) => routed.task_type.clone(),
             None => global().unknown_task_type(self.task_type),
         };
         global()
@@ -664,14 +802,33 @@ impl<'a> Call<'a> {
 
     fn finish(&self, seconds: f64, code: tonic::Code) {
         let metrics = global();
-        let (task_type, plugin) = match self.routed.get() {
-            Some((task_type, plugin)) => (task_type.clone(), plugin.clone()),
-            None => (
-                metrics.unknown_task_type(self.task_type),
-                metrics.intern(""),
-            ),
+        let Some(routed) = self.routed.get() else {
+            let task_type = metrics.unknown_task_type(self.task_type);
+            let plugin = metrics.intern("");
+            metrics.record(self.api, self.operation, task_type, plugin, seconds, code);
+            return;
         };
-        metrics.record(self.api, self.operation, task_type, plugin, seconds, code);
+        match (&routed.served, code) {
+            (Some(served), tonic::Code::Ok) => {
+                served.latency.observe(seconds);
+                served.success.inc();
+                served.rpc_duration.observe(seconds);
+                served.rpc_ok.inc();
+            }
+            _ => {
+                let (task_type, plugin) = (routed.task_type.clone(), routed.plugin.clone());
+                metrics.record(self.api, self.operation, task_type, plugin, seconds, code);
+                if code == tonic::Code::Ok {
+                    // Every series a success records now exists: keep them.
+                    routed.served_calls.remember(
+                        self.api,
+                        self.operation,
+                        &routed.task_type,
+                        &routed.plugin,
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -830,6 +987,116 @@ mod tests {
             ),
             Some(1.0)
         );
+    }
+
+    /// After its first success a call records through the plugin's kept
+    /// series, not the families: the counts must be the same as if every
+    /// call had gone through the families, per operation, per plugin, and
+    /// with failures still counted apart.
+    #[tokio::test]
+    async fn calls_after_the_first_success_count_the_same() {
+        let m = global();
+        let (first, second) = (
+            m.plugin("unit-test-served-a"),
+            m.plugin("unit-test-served-b"),
+        );
+        let unknown = || {
+            TaskError::UnknownCategory(crate::registry::UnknownCategory {
+                name: "x".into(),
+                version: 0,
+                known: String::new(),
+            })
+        };
+        // (plugin, operation, succeeds, input bytes)
+        let calls = [
+            (&first, Operation::Create, true, 10),
+            (&first, Operation::Create, true, 20),
+            (&first, Operation::Create, false, 40),
+            (&first, Operation::Create, true, 80),
+            (&first, Operation::Get, true, 0),
+            (&second, Operation::Create, true, 1),
+        ];
+        for (plugin, operation, succeeds, bytes) in calls {
+            let call = Call::new(Api::Agent, operation, "unit_test_served", None);
+            call.routed(plugin);
+            if operation.carries_inputs() {
+                call.input_bytes(bytes);
+            }
+            let _ = call
+                .run(async move { if succeeds { Ok(()) } else { Err(unknown()) } })
+                .await;
+        }
+        let text = m.encode();
+        let of = |name: &str, labels: &[&str]| sample(&text, name, labels);
+        let create = [r#"task_type="unit_test_served""#, r#"operation="create""#];
+        let get = [r#"task_type="unit_test_served""#, r#"operation="get""#];
+        let expected = [
+            // Both plugins' creates share the flytekit-named series.
+            (of("flyte_connector_requests_success_total", &create), 4.0),
+            (
+                of("flyte_connector_request_latency_seconds_count", &create),
+                5.0,
+            ),
+            (of("flyte_connector_requests_failure_total", &create), 1.0),
+            (of("flyte_connector_requests_success_total", &get), 1.0),
+            (
+                of("flyte_connector_request_latency_seconds_count", &get),
+                1.0,
+            ),
+            (
+                of(
+                    "flyte_connector_input_literal_bytes_sum",
+                    &[r#"task_type="unit_test_served""#],
+                ),
+                151.0,
+            ),
+            (
+                of(
+                    "hangar_requests_total",
+                    &[
+                        r#"method="CreateTask""#,
+                        r#"plugin="unit-test-served-a""#,
+                        r#"code="OK""#,
+                    ],
+                ),
+                3.0,
+            ),
+            (
+                of(
+                    "hangar_requests_total",
+                    &[
+                        r#"method="CreateTask""#,
+                        r#"plugin="unit-test-served-a""#,
+                        r#"code="NOT_FOUND""#,
+                    ],
+                ),
+                1.0,
+            ),
+            (
+                of(
+                    "hangar_request_duration_seconds_count",
+                    &[r#"method="CreateTask""#, r#"plugin="unit-test-served-a""#],
+                ),
+                4.0,
+            ),
+            (
+                of(
+                    "hangar_requests_total",
+                    &[r#"method="GetTask""#, r#"plugin="unit-test-served-a""#],
+                ),
+                1.0,
+            ),
+            (
+                of(
+                    "hangar_requests_total",
+                    &[r#"method="CreateTask""#, r#"plugin="unit-test-served-b""#],
+                ),
+                1.0,
+            ),
+        ];
+        for (i, (found, want)) in expected.into_iter().enumerate() {
+            assert_eq!(found, Some(want), "row {i}:\n{text}");
+        }
     }
 
     #[test]
