@@ -29,13 +29,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let limits = args.runtime.default_limits(&config)?;
     let fuel = crate::limits::fuel_metering_needed(&limits, std::slice::from_ref(&args.plugin));
     let engine = build_engine(None, fuel, Profiling::Off)?;
-    let _ticker = start_epoch_ticker(&engine);
+    let ticker = start_epoch_ticker(&engine);
     let loader = Loader::new(
         engine,
         args.runtime.cache_dir(&config),
         limits,
         // Outputs go to stdout: audit events must not mix with them.
         args.runtime.host_services(&config, true)?,
+        ticker.activity(),
     )?;
     let plugin = Arc::new(loader.load_file(&args.plugin).await?);
     let mut template = match &args.template {

@@ -20,6 +20,7 @@ use crate::limits::Limits;
 use crate::manifest::{ManifestError, ManifestFile};
 use crate::runtime::capabilities::{Capabilities, HostServices};
 use crate::runtime::compile_cache::{self, CacheOutcome, CompileError};
+use crate::runtime::engine::GuestActivity;
 use crate::runtime::instance_pool::ReusePolicy;
 use crate::runtime::instance_state::InstanceState;
 use crate::runtime::{Plugin, types};
@@ -34,6 +35,8 @@ pub struct Loader {
     pub cache_dir: Option<PathBuf>,
     pub default_limits: Limits,
     pub services: HostServices,
+    /// Keeps the engine's epoch advancing while a plugin runs.
+    pub activity: GuestActivity,
 }
 
 /// A plugin compiled and described, not yet announced.
@@ -91,6 +94,7 @@ impl Loader {
         cache_dir: Option<PathBuf>,
         default_limits: Limits,
         services: HostServices,
+        activity: GuestActivity,
     ) -> anyhow::Result<Self> {
         let linker = crate::runtime::plugin::host_linker(&engine)?;
         Ok(Loader {
@@ -99,6 +103,7 @@ impl Loader {
             cache_dir,
             default_limits,
             services,
+            activity,
         })
     }
 
@@ -206,6 +211,7 @@ impl Loader {
             limits,
             Arc::new(capabilities),
             reuse,
+            self.activity.clone(),
         )
         .await?;
         Ok(Loaded {

@@ -44,8 +44,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         fuel,
         settings.profiling,
     )?;
-    let _ticker = start_epoch_ticker(&engine);
-    let loader = Loader::new(engine, args.runtime.cache_dir(&config), limits, services)?;
+    let ticker = start_epoch_ticker(&engine);
+    let loader = Loader::new(
+        engine,
+        args.runtime.cache_dir(&config),
+        limits,
+        services,
+        ticker.activity(),
+    )?;
     // Taken before loading, so a file that changes meanwhile is reloaded.
     let before_load = match settings.watch {
         Some(_) => Some(crate::watch::scan(&settings.plugins)),

@@ -118,6 +118,7 @@ fn inspection_loader(
         runtime.cache_dir(config),
         limits,
         HostServices::default(),
+        ticker.activity(),
     )?;
     Ok((loader, ticker))
 }

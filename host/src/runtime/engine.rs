@@ -4,8 +4,9 @@
 //! call is cheap. Fuel metering only when some plugin has a fuel limit (see
 //! [`crate::limits::fuel_metering_needed`] for why).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::Thread;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -265,37 +266,153 @@ fn slot_reset(pagemap_scan: bool, meminfo: Option<&str>, cgroup: CgroupSwap<'_>)
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] on a background thread
-/// until the returned guard is dropped. Deadlines are counted in ticks.
+/// while a guest may be running (see [`GuestActivity`]), until the returned
+/// guard is dropped. Deadlines are counted in ticks.
 pub fn start_epoch_ticker(engine: &Engine) -> EpochTicker {
-    let stop = Arc::new(AtomicBool::new(false));
+    let shared = Arc::new(TickerShared::default());
     let engine = engine.clone();
-    let flag = stop.clone();
-    std::thread::Builder::new()
+    let state = shared.clone();
+    let thread = std::thread::Builder::new()
         .name("hangar-epoch".into())
         .spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
+            while !state.stop.load(Ordering::SeqCst) {
+                if state.running.load(Ordering::SeqCst) == 0 {
+                    // Woken by the next call's `GuestActivity::enter` (or
+                    // by the guard's drop); a spurious return just loops.
+                    std::thread::park();
+                    continue;
+                }
                 std::thread::sleep(EPOCH_TICK);
                 engine.increment_epoch();
+                state.ticks.fetch_add(1, Ordering::Relaxed);
             }
         })
         .ok();
-    EpochTicker { stop }
+    if let Some(handle) = &thread {
+        *shared.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle.thread().clone());
+    }
+    EpochTicker { shared }
+}
+
+/// What the epoch thread and the calls share.
+#[derive(Default)]
+struct TickerShared {
+    /// Calls that may be running guest code now.
+    running: AtomicUsize,
+    stop: AtomicBool,
+    /// Set once the thread has started; unparked when `running` leaves 0.
+    thread: Mutex<Option<Thread>>,
+    /// Epochs advanced so far (for tests and debugging).
+    ticks: AtomicU64,
+}
+
+impl TickerShared {
+    fn wake(&self) {
+        if let Some(thread) = &*self.thread.lock().unwrap_or_else(|e| e.into_inner()) {
+            thread.unpark();
+        }
+    }
 }
 
 /// Stops the epoch thread when dropped.
 pub struct EpochTicker {
-    stop: Arc<AtomicBool>,
+    shared: Arc<TickerShared>,
+}
+
+impl EpochTicker {
+    /// The handle calls use to keep the epoch advancing while they run.
+    pub fn activity(&self) -> GuestActivity {
+        GuestActivity(Some(self.shared.clone()))
+    }
+
+    /// Epochs advanced so far.
+    #[cfg(test)]
+    fn ticks(&self) -> u64 {
+        self.shared.ticks.load(Ordering::Relaxed)
+    }
 }
 
 impl Drop for EpochTicker {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.wake();
+    }
+}
+
+/// Tells the epoch thread when guest code may run. Epoch interruption is
+/// what stops a guest at its deadline, so the epoch must advance whenever
+/// one runs; when none does, the thread sleeps instead of waking 100 times
+/// a second (an idle server was measured at about 140 wake-ups a second,
+/// most of them this thread's: docs/performance.md, "Since: the outputs
+/// taken from the template's bytes"). Every call into a plugin holds a
+/// [`RunningGuest`] from before its instance is readied until after its
+/// reset.
+///
+/// The default has no epoch thread behind it: nothing then interrupts a
+/// guest at its deadline.
+#[derive(Clone, Default)]
+pub struct GuestActivity(Option<Arc<TickerShared>>);
+
+impl GuestActivity {
+    /// Marks a call as running until the returned guard is dropped; the
+    /// first one wakes the epoch thread.
+    pub fn enter(&self) -> RunningGuest {
+        if let Some(shared) = &self.0
+            && shared.running.fetch_add(1, Ordering::SeqCst) == 0
+        {
+            shared.wake();
+        }
+        RunningGuest(self.0.clone())
+    }
+}
+
+/// One call that may be running guest code (see [`GuestActivity`]).
+pub struct RunningGuest(Option<Arc<TickerShared>>);
+
+impl Drop for RunningGuest {
+    fn drop(&mut self) {
+        if let Some(shared) = &self.0 {
+            shared.running.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::{CgroupSwap, GiveBackReason, SlotReset, slot_reset};
+
+    /// The epoch advances while a call runs and stops when none does; a
+    /// call that starts after an idle spell wakes it again. (Waits are
+    /// many ticks long, so a slow machine cannot make this fail; only an
+    /// epoch thread that ticks while idle, or sleeps through a call, can.)
+    #[test]
+    fn the_epoch_advances_only_while_a_guest_runs() {
+        use super::{EPOCH_TICK, start_epoch_ticker};
+        let engine = wasmtime::Engine::default();
+        let ticker = start_epoch_ticker(&engine);
+        let activity = ticker.activity();
+        std::thread::sleep(EPOCH_TICK * 10);
+        assert_eq!(ticker.ticks(), 0, "ticked with no call running");
+        for round in 0..2 {
+            let running = activity.enter();
+            let before = ticker.ticks();
+            std::thread::sleep(EPOCH_TICK * 10);
+            assert!(
+                ticker.ticks() > before,
+                "round {round}: no tick while a call ran"
+            );
+            drop(running);
+            // The thread finishes the tick it is in, then parks.
+            std::thread::sleep(EPOCH_TICK * 3);
+            let idle = ticker.ticks();
+            std::thread::sleep(EPOCH_TICK * 10);
+            assert_eq!(
+                ticker.ticks(),
+                idle,
+                "round {round}: ticked after the call ended"
+            );
+        }
+    }
 
     const NO_SWAP: &str = "MemTotal:       24684132 kB\nSwapCached:            0 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\n";
     const SWAP: &str =

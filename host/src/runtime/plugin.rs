@@ -30,6 +30,7 @@ use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use super::bindings::{async_handler, config, identity, logging, observability, secrets, types};
 use super::boundary;
 use super::capabilities::Capabilities;
+use super::engine::GuestActivity;
 use super::instance_pool::{InstancePool, ReadyInstance, ReusePolicy, WhyNotReused};
 use super::instance_state::{InstanceState, LogContext};
 use crate::limits::Limits;
@@ -84,6 +85,8 @@ pub struct Plugin {
     /// Idle instances kept between calls, when the manifest enables
     /// `[reuse]` (the component was then rewritten to be resettable).
     pool: Option<InstancePool>,
+    /// Keeps the epoch advancing while a call of this plugin runs.
+    activity: GuestActivity,
 }
 
 /// Why a call did not produce an answer from the agent.
@@ -174,6 +177,7 @@ impl Plugin {
         limits: Limits,
         capabilities: Arc<Capabilities>,
         reuse: Option<ReusePolicy>,
+        activity: GuestActivity,
     ) -> anyhow::Result<Plugin> {
         let pre = linker.instantiate_pre(component).map_err(|e| {
             anyhow::anyhow!(
@@ -231,6 +235,7 @@ impl Plugin {
             handler,
             meters_fuel,
             pool,
+            activity,
         };
         let context = LogContext {
             plugin: plugin.file.display().to_string(),
@@ -482,6 +487,9 @@ impl Plugin {
         load: impl FnOnce(&mut ReadyInstance) -> wasmtime::Result<G>,
         call: impl AsyncFnOnce(&mut Store<InstanceState>, G) -> wasmtime::Result<T>,
     ) -> Result<T, CallError> {
+        // From before the instance is readied (instantiation runs guest
+        // code) to after its reset, however the call ends.
+        let _running = self.activity.enter();
         let deadline = Instant::now() + self.limits.call_timeout;
         let (result, ready) = self
             .timed(async {
