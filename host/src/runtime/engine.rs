@@ -379,33 +379,51 @@ impl Drop for RunningGuest {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::{CgroupSwap, GiveBackReason, SlotReset, slot_reset};
 
     /// The epoch advances while a call runs and stops when none does; a
-    /// call that starts after an idle spell wakes it again. (Waits are
-    /// many ticks long, so a slow machine cannot make this fail; only an
-    /// epoch thread that ticks while idle, or sleeps through a call, can.)
+    /// call that starts after an idle spell wakes it again. The waits poll
+    /// with a generous cap, so a busy machine that schedules the thread
+    /// late does not fail it; an epoch thread that ticks while idle, or
+    /// sleeps through a call, does.
     #[test]
     fn the_epoch_advances_only_while_a_guest_runs() {
-        use super::{EPOCH_TICK, start_epoch_ticker};
+        use super::{EPOCH_TICK, EpochTicker, start_epoch_ticker};
+        use std::time::Instant;
+        let cap = Duration::from_secs(5);
+        // The tick count once it has not moved for 10 ticks (the thread
+        // has parked: it cannot tick again until woken).
+        let settled = |ticker: &EpochTicker| {
+            let start = Instant::now();
+            loop {
+                let seen = ticker.ticks();
+                std::thread::sleep(EPOCH_TICK * 10);
+                if ticker.ticks() == seen || start.elapsed() > cap {
+                    return seen;
+                }
+            }
+        };
         let engine = wasmtime::Engine::default();
         let ticker = start_epoch_ticker(&engine);
         let activity = ticker.activity();
         std::thread::sleep(EPOCH_TICK * 10);
         assert_eq!(ticker.ticks(), 0, "ticked with no call running");
         for round in 0..2 {
-            let running = activity.enter();
             let before = ticker.ticks();
-            std::thread::sleep(EPOCH_TICK * 10);
+            let running = activity.enter();
+            let start = Instant::now();
+            while ticker.ticks() < before + 3 && start.elapsed() < cap {
+                std::thread::sleep(EPOCH_TICK);
+            }
             assert!(
-                ticker.ticks() > before,
-                "round {round}: no tick while a call ran"
+                ticker.ticks() >= before + 3,
+                "round {round}: fewer than 3 ticks in {cap:?} while a call ran"
             );
             drop(running);
-            // The thread finishes the tick it is in, then parks.
-            std::thread::sleep(EPOCH_TICK * 3);
-            let idle = ticker.ticks();
-            std::thread::sleep(EPOCH_TICK * 10);
+            let idle = settled(&ticker);
+            std::thread::sleep(EPOCH_TICK * 20);
             assert_eq!(
                 ticker.ticks(),
                 idle,
