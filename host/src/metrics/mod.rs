@@ -515,7 +515,6 @@ impl Metrics {
 /// records to: the families' own series (a `Counter` or `Histogram` clone
 /// shares its value), so recording through them is recording through the
 /// families.
-#[derive(Clone)]
 struct ServedCall {
     latency: Histogram,
     success: Counter,

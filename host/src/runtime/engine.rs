@@ -5,7 +5,7 @@
 //! [`crate::limits::fuel_metering_needed`] for why).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
 use std::time::Duration;
 
@@ -289,7 +289,7 @@ pub fn start_epoch_ticker(engine: &Engine) -> EpochTicker {
         })
         .ok();
     if let Some(handle) = &thread {
-        *shared.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle.thread().clone());
+        let _ = shared.thread.set(handle.thread().clone());
     }
     EpochTicker { shared }
 }
@@ -301,14 +301,14 @@ struct TickerShared {
     running: AtomicUsize,
     stop: AtomicBool,
     /// Set once the thread has started; unparked when `running` leaves 0.
-    thread: Mutex<Option<Thread>>,
+    thread: OnceLock<Thread>,
     /// Epochs advanced so far (for tests and debugging).
     ticks: AtomicU64,
 }
 
 impl TickerShared {
     fn wake(&self) {
-        if let Some(thread) = &*self.thread.lock().unwrap_or_else(|e| e.into_inner()) {
+        if let Some(thread) = self.thread.get() {
             thread.unpark();
         }
     }
