@@ -296,10 +296,12 @@ impl Drop for Scratch {
 
 fn print_result(label: &str, result: &load::LoadResult) {
     println!(
-        "{label}: {:.0} rps, p50 {}, p99 {}, mean {}, max {} ({})",
+        "{label}: {:.0} rps, p50 {}, p90 {}, p99 {}, p99.9 {}, mean {}, max {} ({})",
         result.rps(),
         report::micros(result.latency.quantile_us(0.5) as f64),
+        report::micros(result.latency.quantile_us(0.9) as f64),
         report::micros(result.latency.quantile_us(0.99) as f64),
+        report::micros(result.latency.quantile_us(0.999) as f64),
         report::micros(result.latency.mean_us()),
         report::micros(result.latency.max_us() as f64),
         result.codes_text()
