@@ -81,7 +81,9 @@ enum Command {
     /// and write the report.
     All(AllArgs),
     /// One load run against one target (started for the run, or an
-    /// --endpoint already serving).
+    /// --endpoint already serving); prints rps, p50, p90, p99, p99.9, mean
+    /// and max latency, answers by gRPC code, and (with --server-pid, or for
+    /// a target it started) the server's CPU per call.
     Load(LoadArgs),
     /// Time to serving with N distinct plugins, cold and from the cache.
     Startup(StartupArgs),
