@@ -18,7 +18,17 @@
 //! - p99 fell.
 //!
 //! More than one thread runs the work-stealing scheduler, which spreads the
-//! calls over the CPUs.
+//! calls over the CPUs, with its LIFO slot turned off for the same reason:
+//! answers then leave in batches there too. Measured against the slot on,
+//! reused Rust echo, two workers: server CPU per call fell 9-15% and calls
+//! per second rose 2-21%, round by round (docs/performance.md, "Since: the
+//! LIFO slot off for the default workers").
+//!
+//! tokio offers `disable_lifo_slot` only in builds made with
+//! `--cfg tokio_unstable`, which `.cargo/config.toml` passes to every native
+//! build of the workspace. A build without it (a `RUSTFLAGS` of one's own
+//! replaces that list) keeps the slot on, and [`lifo_slot`] says so in the
+//! `serving` log line.
 
 use std::num::NonZeroUsize;
 
@@ -50,6 +60,8 @@ impl Scheduler {
             Scheduler::MultiThread(threads) => {
                 let mut builder = tokio::runtime::Builder::new_multi_thread();
                 builder.worker_threads(threads);
+                #[cfg(tokio_unstable)]
+                builder.disable_lifo_slot();
                 builder
             }
         }
@@ -62,6 +74,17 @@ impl Scheduler {
 /// read that variable (its setting is `HANGAR_WORKER_THREADS`).
 pub fn available_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
+}
+
+/// Whether the running scheduler has a LIFO slot, for the `serving` log
+/// line: `none` on the current-thread scheduler, which has none; on the
+/// multi-thread one `off` when this build could turn it off, `on` otherwise.
+pub fn lifo_slot() -> &'static str {
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::CurrentThread => "none",
+        _ if cfg!(tokio_unstable) => "off",
+        _ => "on",
+    }
 }
 
 /// The name the `serving` log line gives the running scheduler.
@@ -116,14 +139,52 @@ mod tests {
             let runtime = scheduler.builder().enable_all().build().expect("runtime");
             assert_eq!(runtime.handle().runtime_flavor(), flavor);
             assert_eq!(runtime.metrics().num_workers(), workers);
-            let name = runtime.block_on(async { running() });
+            let (name, lifo) = runtime.block_on(async { (running(), lifo_slot()) });
             assert_eq!(
-                name,
+                (name, lifo),
                 match scheduler {
-                    Scheduler::CurrentThread => "current-thread",
-                    Scheduler::MultiThread(_) => "multi-thread",
+                    Scheduler::CurrentThread => ("current-thread", "none"),
+                    Scheduler::MultiThread(_) if cfg!(tokio_unstable) => ("multi-thread", "off"),
+                    Scheduler::MultiThread(_) => ("multi-thread", "on"),
                 }
             );
         }
+    }
+
+    /// The order in which three tasks spawned by one task first run, on a
+    /// runtime from [`Scheduler::builder`] with one worker. tokio puts each
+    /// task spawned from a worker in that worker's LIFO slot, if it has one,
+    /// and moves the slot's previous task to the back of the run queue.
+    fn spawn_order(scheduler: Scheduler) -> Vec<u32> {
+        let runtime = scheduler.builder().enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            let spawner = tokio::spawn(async {
+                let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+                let tasks: Vec<_> = (1..=3)
+                    .map(|n| {
+                        let order = order.clone();
+                        tokio::spawn(async move { order.lock().expect("order").push(n) })
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.expect("task");
+                }
+                order.lock().expect("order").clone()
+            });
+            spawner.await.expect("spawner")
+        })
+    }
+
+    #[test]
+    fn the_multi_thread_scheduler_runs_tasks_in_the_order_they_were_woken() {
+        // With the slot on, the last task spawned would run first: [3, 1, 2].
+        let expected = if cfg!(tokio_unstable) {
+            vec![1, 2, 3]
+        } else {
+            vec![3, 1, 2]
+        };
+        assert_eq!(spawn_order(Scheduler::MultiThread(1)), expected);
+        // The current-thread scheduler has no slot, in any build.
+        assert_eq!(spawn_order(Scheduler::CurrentThread), vec![1, 2, 3]);
     }
 }

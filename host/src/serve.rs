@@ -80,6 +80,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tls = tls.is_some(),
         worker_threads = tokio::runtime::Handle::current().metrics().num_workers(),
         scheduler = crate::scheduler::running(),
+        lifo_slot = crate::scheduler::lifo_slot(),
         "serving"
     );
     // Before the gRPC banner, so whoever waits for that has seen this too.

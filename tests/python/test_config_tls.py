@@ -226,33 +226,36 @@ def test_worker_threads_from_flag_env_and_file(start_server, tmp_path, monkeypat
     """--worker-threads > HANGAR_WORKER_THREADS > [server] worker_threads;
     the count the runtime really started, and its scheduler, are in the
     "serving" line, and each server still answers. One thread is tokio's
-    current-thread scheduler, more the multi-thread one."""
+    current-thread scheduler, more the multi-thread one, with its LIFO slot
+    off (the build has .cargo/config.toml's `--cfg tokio_unstable`)."""
     config = tmp_path / "hangar.toml"
     config.write_text("[server]\nworker_threads = 1\n")
     monkeypatch.delenv("HANGAR_WORKER_THREADS", raising=False)
 
-    def served_with(srv) -> tuple[str, str]:
+    def served_with(srv) -> tuple[str, str, str]:
         srv.async_stub.CreateTask(create_request(plain_template("echo"), literal_map({"x": 1})), timeout=30)
         serving = [line for line in srv.stderr().splitlines() if "serving" in line and "worker_threads=" in line]
         assert serving, srv.stderr()
         threads = serving[0].split("worker_threads=")[1].split()[0]
         scheduler = serving[0].split("scheduler=")[1].split()[0].strip('"')
-        return threads, scheduler
+        lifo_slot = serving[0].split("lifo_slot=")[1].split()[0].strip('"')
+        return threads, scheduler, lifo_slot
 
-    assert served_with(start_server(["echo"], "--config", str(config))) == ("1", "current-thread")
+    assert served_with(start_server(["echo"], "--config", str(config))) == ("1", "current-thread", "none")
     monkeypatch.setenv("HANGAR_WORKER_THREADS", "3")
-    assert served_with(start_server(["echo"], "--config", str(config))) == ("3", "multi-thread")
+    assert served_with(start_server(["echo"], "--config", str(config))) == ("3", "multi-thread", "off")
     assert served_with(start_server(["echo"], "--config", str(config), "--worker-threads", "2")) == (
         "2",
         "multi-thread",
+        "off",
     )
     monkeypatch.delenv("HANGAR_WORKER_THREADS")
     # Unset: one per CPU the process may use (a cgroup CPU quota may lower
     # it below the affinity's count), and the current-thread scheduler
     # exactly when that is one.
-    threads, scheduler = served_with(start_server(["echo"]))
+    threads, scheduler, lifo_slot = served_with(start_server(["echo"]))
     assert 1 <= int(threads) <= len(os.sched_getaffinity(0))
-    assert scheduler == ("current-thread" if threads == "1" else "multi-thread")
+    assert (scheduler, lifo_slot) == (("current-thread", "none") if threads == "1" else ("multi-thread", "off"))
 
 
 def test_one_allowed_cpu_starts_the_current_thread_scheduler(start_server, monkeypatch):
