@@ -78,12 +78,15 @@ pub fn available_cpus() -> usize {
 
 /// Whether the running scheduler has a LIFO slot, for the `serving` log
 /// line: `none` on the current-thread scheduler, which has none; on the
-/// multi-thread one `off` when this build could turn it off, `on` otherwise.
+/// multi-thread one `off` when this build turns it off ([`Scheduler::builder`]
+/// does whenever it can), `on` otherwise.
 pub fn lifo_slot() -> &'static str {
+    use tokio::runtime::RuntimeFlavor;
     match tokio::runtime::Handle::current().runtime_flavor() {
-        tokio::runtime::RuntimeFlavor::CurrentThread => "none",
-        _ if cfg!(tokio_unstable) => "off",
-        _ => "on",
+        RuntimeFlavor::CurrentThread => "none",
+        RuntimeFlavor::MultiThread if cfg!(tokio_unstable) => "off",
+        RuntimeFlavor::MultiThread => "on",
+        _ => "unknown",
     }
 }
 
