@@ -96,6 +96,9 @@ pub fn describe_import(name: &str) -> &'static str {
         _ if base.starts_with("wasi:random/") => "random numbers",
         _ if base.starts_with("wasi:filesystem/") => "files: none granted, calls fail",
         _ if base.starts_with("wasi:sockets/") => "sockets: disabled, calls fail",
+        crate::runtime::quickjs_preinit::INTERFACE => {
+            "QuickJS module loading, used only at build time: calls trap"
+        }
         _ => "",
     }
 }
@@ -114,6 +117,8 @@ pub fn describe_export(name: &str) -> &'static str {
         base if base.starts_with(crate::runtime::reuse::RESET_PREFIX) => {
             "added for [reuse]: returns to that state after each call"
         }
+        // componentize-qjs's pre-initialisation entry; the host never calls it.
+        "init" => "not called by Hangar (componentize-qjs runs it at build time)",
         _ => "",
     }
 }
@@ -464,6 +469,8 @@ mod tests {
         assert!(describe_import(HTTP).contains("[http]"));
         assert!(describe_import("wasi:filesystem/preopens@0.2.0").contains("none granted"));
         assert_eq!(describe_import("acme:thing/x@1.0.0"), "");
+        assert!(describe_import("local:init/module-loader").contains("calls trap"));
+        assert!(describe_export("init").contains("not called"));
         assert_eq!(unversioned("wasi:cli/exit@0.2.6"), "wasi:cli/exit");
         assert_eq!(unversioned("plain"), "plain");
         assert!(describe_export("flyte:agent/sync-handler@0.1.0").contains("do"));

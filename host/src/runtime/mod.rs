@@ -15,6 +15,7 @@ pub mod instance_pool;
 pub mod instance_state;
 pub mod limiter;
 pub mod plugin;
+pub mod quickjs_preinit;
 pub mod reuse;
 pub mod stderr_capture;
 

@@ -138,8 +138,9 @@ pub enum CallError {
 
 /// Builds the linker every plugin is pre-linked against: WASI (with no
 /// files, sockets or environment granted), `wasi:http` (every request
-/// denied unless the plugin's manifest allows it) and the `flyte:agent`
-/// imports.
+/// denied unless the plugin's manifest allows it), the `flyte:agent`
+/// imports and the pre-initialisation import of QuickJS agents (which
+/// traps: see `quickjs_preinit`).
 pub fn host_linker(engine: &Engine) -> anyhow::Result<Linker<InstanceState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(super::to_anyhow)?;
@@ -160,6 +161,7 @@ pub fn host_linker(engine: &Engine) -> anyhow::Result<Linker<InstanceState>> {
         |state| state,
     )
     .map_err(super::to_anyhow)?;
+    super::quickjs_preinit::add_to_linker(&mut linker)?;
     Ok(linker)
 }
 
