@@ -2,13 +2,15 @@
 # Builds every JavaScript guest (called by build/guests.sh, or alone)
 # (WebAssembly components for Hangar, through sdk/js/bin/hangar-js-build.mjs):
 #   examples      -> plugins/url-sensor.wasm (+ its manifest url-sensor.toml)
-#   test fixtures -> target/test-plugins/{echo-js,echo-sync-js}.wasm
+#   test fixtures -> target/test-plugins/{echo-js,echo-sync-js}.wasm (SpiderMonkey)
+#                    and {echo-qjs,echo-sync-qjs}.wasm (the same agents on QuickJS)
 #
 # Toolchain: componentize-js (SpiderMonkey/StarlingMonkey; `fetch` over
-# wasi:http) and rolldown (bundles agent + SDK into the one file
-# componentize-js reads), pinned and installed with npm under
-# target/tools/js (jco comes along for `jco wit`). Needs node >= 20 and npm.
-# See sdk/js/README.md for why componentize-js and not componentize-qjs.
+# wasi:http, the default engine), componentize-qjs (QuickJS, `--engine
+# quickjs`) and rolldown (bundles agent + SDK into the one file the engine
+# reads), pinned and installed with npm under target/tools/js (jco comes
+# along for `jco wit`). Needs node >= 20 and npm. sdk/js/README.md compares
+# the two engines.
 #
 # Re-running is cheap: a guest is rebuilt only when its sources, the SDK,
 # wit/agent.wit or the toolchain changed (a stamp of their sha256 sits in
@@ -21,14 +23,17 @@ cd "$root"
 tools="$root/target/tools/js"
 stamps="$root/target/js-guests"
 componentize_version=0.23.0
+componentize_qjs_version=0.4.5
 jco_version=1.35.0
 rolldown_version=1.3.2
 
-# source dir | output file | manifest to copy beside it ("" for none)
+# source dir | output file | manifest to copy beside it ("" for none) | engine
 guests=(
-    "guest-examples/js/url-sensor|plugins/url-sensor.wasm|guest-examples/js/url-sensor/url-sensor.toml"
-    "tests/plugins/js/echo|target/test-plugins/echo-js.wasm|"
-    "tests/plugins/js/echo-sync|target/test-plugins/echo-sync-js.wasm|"
+    "guest-examples/js/url-sensor|plugins/url-sensor.wasm|guest-examples/js/url-sensor/url-sensor.toml|spidermonkey"
+    "tests/plugins/js/echo|target/test-plugins/echo-js.wasm||spidermonkey"
+    "tests/plugins/js/echo-sync|target/test-plugins/echo-sync-js.wasm||spidermonkey"
+    "tests/plugins/js/echo|target/test-plugins/echo-qjs.wasm||quickjs"
+    "tests/plugins/js/echo-sync|target/test-plugins/echo-sync-qjs.wasm||quickjs"
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -45,13 +50,15 @@ installed_version() {
 
 toolchain_ok() {
     [[ "$(installed_version @bytecodealliance/componentize-js)" == "$componentize_version" ]] &&
+        [[ "$(installed_version componentize-qjs)" == "$componentize_qjs_version" ]] &&
         [[ "$(installed_version @bytecodealliance/jco)" == "$jco_version" ]] &&
         [[ "$(installed_version rolldown)" == "$rolldown_version" ]] &&
-        [[ -x "$tools/node_modules/.bin/componentize-js" && -x "$tools/node_modules/.bin/rolldown" ]]
+        [[ -x "$tools/node_modules/.bin/componentize-js" && -x "$tools/node_modules/.bin/componentize-qjs" ]] &&
+        [[ -x "$tools/node_modules/.bin/rolldown" ]]
 }
 
 if ! toolchain_ok; then
-    log "installing componentize-js@$componentize_version jco@$jco_version rolldown@$rolldown_version into $tools (npm)"
+    log "installing componentize-js@$componentize_version componentize-qjs@$componentize_qjs_version jco@$jco_version rolldown@$rolldown_version into $tools (npm)"
     mkdir -p "$tools"
     cat >"$tools/package.json" <<JSON
 {
@@ -60,6 +67,7 @@ if ! toolchain_ok; then
   "description": "Pinned JavaScript guest toolchain for Hangar (installed by build/guests-js.sh)",
   "dependencies": {
     "@bytecodealliance/componentize-js": "$componentize_version",
+    "componentize-qjs": "$componentize_qjs_version",
     "@bytecodealliance/jco": "$jco_version",
     "rolldown": "$rolldown_version"
   }
@@ -80,24 +88,25 @@ inputs_hash() {
         find "$1" sdk/js/src sdk/js/bin -type f -name '*.js' -o -type f -name '*.mjs' | grep -v '\.test\.js$' | LC_ALL=C sort |
             xargs sha256sum
         sha256sum wit/agent.wit
-        printf 'componentize-js %s rolldown %s\n' "$componentize_version" "$rolldown_version"
+        printf 'componentize-js %s componentize-qjs %s rolldown %s engine %s\n' \
+            "$componentize_version" "$componentize_qjs_version" "$rolldown_version" "$2"
     } | sha256sum | cut -d' ' -f1
 }
 
 mkdir -p "$stamps"
 for g in "${guests[@]}"; do
-    IFS='|' read -r src dest manifest <<<"$g"
+    IFS='|' read -r src dest manifest engine <<<"$g"
     name="$(basename "$dest" .wasm)"
     [[ -f "$src/agent.js" ]] || die "$src/agent.js is missing"
     built="$stamps/$name.wasm"
     stamp="$stamps/$name.sha256"
-    hash="$(inputs_hash "$src")"
+    hash="$(inputs_hash "$src" "$engine")"
     if [[ -f "$built" && -f "$stamp" && "$(cat "$stamp")" == "$hash" ]] && is_component "$built"; then
         :
     else
-        log "building $name from $src"
+        log "building $name from $src ($engine)"
         rm -f "$stamp"
-        node sdk/js/bin/hangar-js-build.mjs "$src/agent.js" -o "$built" >&2 ||
+        node sdk/js/bin/hangar-js-build.mjs "$src/agent.js" -o "$built" --engine "$engine" >&2 ||
             die "$name: hangar-js-build failed (see above)"
         printf '%s\n' "$hash" >"$stamp"
     fi

@@ -470,7 +470,12 @@ impl Report {
                 "<= 0.1x",
                 false,
             );
-            for (lang, goal) in [("python", 3.0), ("js", 5.0), ("go", 5.0)] {
+            for (lang, goal) in [
+                ("python", 3.0),
+                ("js", 5.0),
+                ("js-quickjs", 5.0),
+                ("go", 5.0),
+            ] {
                 let target = format!("hangar-{lang}{suffix}");
                 let (r, shown) = self.verdict_ratio(&target, "flytekit", LoadResult::measured_rps);
                 check(

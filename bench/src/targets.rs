@@ -29,7 +29,7 @@ pub struct Paths {
 /// Hangar's echo agents in one language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Language {
-    /// `rust`, `python`, `js`, `go`.
+    /// `rust`, `python`, `js`, `go`, `js-quickjs`.
     pub name: &'static str,
     /// Async echo component, relative to the repository.
     pub async_file: &'static str,
@@ -41,8 +41,10 @@ pub struct Language {
     pub sync_type: &'static str,
 }
 
-/// Every language, in report order.
-pub const LANGUAGES: [Language; 4] = [
+/// Every language, in report order. `js` is built for SpiderMonkey
+/// (componentize-js, the JS SDK's default engine), `js-quickjs` is the same
+/// agents built with `hangar-js-build --engine quickjs`.
+pub const LANGUAGES: [Language; 5] = [
     Language {
         name: "rust",
         async_file: "plugins/echo.wasm",
@@ -70,6 +72,13 @@ pub const LANGUAGES: [Language; 4] = [
         async_type: "echo_go",
         sync_file: "target/test-plugins/echo-sync-go.wasm",
         sync_type: "echo_sync_go",
+    },
+    Language {
+        name: "js-quickjs",
+        async_file: "target/test-plugins/echo-qjs.wasm",
+        async_type: "echo_js",
+        sync_file: "target/test-plugins/echo-sync-qjs.wasm",
+        sync_type: "echo_sync_js",
     },
 ];
 

@@ -4,7 +4,8 @@ out of the box, and the agent it builds serves through the gRPC API.
 For each language: `hangar new --lang L demo`, then `make test build` in the
 new project (with the toolchains `build/guests.sh` installed under
 target/tools/ on PATH, as a user would have them on theirs), then serve
-demo.wasm and run CreateTask/GetTask expecting "Hello, World!".
+demo.wasm and run CreateTask/GetTask expecting "Hello, World!". The
+JavaScript template is built a second time with `make build ENGINE=quickjs`.
 """
 
 from __future__ import annotations
@@ -56,8 +57,15 @@ def is_component(path: Path) -> bool:
     return head[:4] == b"\0asm" and head[4:8] == b"\x0d\x00\x01\x00"
 
 
-@pytest.mark.parametrize("lang", LANGUAGES)
-def test_template_builds_tests_and_serves(lang, hangar_bin, tmp_path, start_server):
+# (language, extra make arguments): every language as generated, and the
+# JavaScript template on its second engine.
+BUILDS = [(lang, []) for lang in LANGUAGES] + [("js", ["ENGINE=quickjs"])]
+
+
+@pytest.mark.parametrize(
+    "lang, make_args", BUILDS, ids=[lang + "".join(f"-{a.split('=')[1]}" for a in args) for lang, args in BUILDS]
+)
+def test_template_builds_tests_and_serves(lang, make_args, hangar_bin, tmp_path, start_server):
     created = hangar_new(hangar_bin, "--lang", lang, "demo", "--dir", str(tmp_path), cwd=tmp_path)
     assert created.returncode == 0, created.stderr
     project = tmp_path / "demo"
@@ -72,7 +80,7 @@ def test_template_builds_tests_and_serves(lang, hangar_bin, tmp_path, start_serv
     env = dict(os.environ, PATH=tool_path(lang))
     env.pop("CARGO_TARGET_DIR", None)
     built = subprocess.run(
-        ["make", "-C", str(project), "test", "build"],
+        ["make", "-C", str(project), "test", "build", *make_args],
         env=env,
         capture_output=True,
         text=True,

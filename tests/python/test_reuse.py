@@ -40,12 +40,13 @@ from flyte_tasks import create_request, execute_sync, get_request, literal_map, 
 Phase = execution_pb2.TaskExecution
 TEST_PLUGINS = REPO_ROOT / "target" / "test-plugins"
 # Plugin file -> (task type, sync?). The component runtimes whose state a
-# reset must put back: Rust (misbehave), CPython, SpiderMonkey and Go.
+# reset must put back: Rust (misbehave), CPython, SpiderMonkey, QuickJS and Go.
 REUSED = {
     "misbehave.wasm": ("remember", True),
     "echo-python.wasm": ("echo_python", False),
     "echo-sync-python.wasm": ("echo_sync_python", True),
     "echo-js.wasm": ("echo_js", False),
+    "echo-sync-qjs.wasm": ("echo_sync_js", True),
     "echo-go.wasm": ("echo_go", False),
 }
 # The marker misbehave's `remember` and `scan` look for in memory: the bytes

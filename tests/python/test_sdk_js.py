@@ -5,10 +5,13 @@ end to end through Hangar's gRPC API with the JS fixtures built by
 * `echo_js` (async, tests/plugins/js/echo -> target/test-plugins/echo-js.wasm)
 * `echo_sync_js` (sync, tests/plugins/js/echo-sync -> echo-sync-js.wasm)
 
-Both are componentize-js components; the tests prove what flytekit produces
-round-trips through the SDK's JSON handling, that errors thrown in JS become
-FAILED / RETRYABLE_FAILED resources with their message and code, and that
-config and secrets reach the agent through the SDK.
+Each is built for both engines of `hangar-js-build --engine`: SpiderMonkey
+(componentize-js, echo-js.wasm) and QuickJS (componentize-qjs,
+echo-qjs.wasm and echo-sync-qjs.wasm), and every end-to-end test runs
+against both. They prove what flytekit produces round-trips through the
+SDK's JSON handling, that errors thrown in JS become FAILED /
+RETRYABLE_FAILED resources with their message and code, and that config
+and secrets reach the agent through the SDK.
 """
 
 from __future__ import annotations
@@ -41,9 +44,14 @@ Phase = execution_pb2.TaskExecution
 NON_RECOVERABLE = agent_pb2.AgentError.NON_RECOVERABLE
 RECOVERABLE = agent_pb2.AgentError.RECOVERABLE
 
+# Engine -> the fixtures built for it, keyed by the name each is served as
+# (the manifests below are named after it).
 FIXTURES = {
-    "echo-js": REPO_ROOT / "target" / "test-plugins" / "echo-js.wasm",
-    "echo-sync-js": REPO_ROOT / "target" / "test-plugins" / "echo-sync-js.wasm",
+    engine: {
+        "echo-js": REPO_ROOT / "target" / "test-plugins" / f"echo-{suffix}.wasm",
+        "echo-sync-js": REPO_ROOT / "target" / "test-plugins" / f"echo-sync-{suffix}.wasm",
+    }
+    for engine, suffix in (("spidermonkey", "js"), ("quickjs", "qjs"))
 }
 SECRET_NAME = "js_token"
 SECRET_VALUE = "seven77"
@@ -70,21 +78,23 @@ def test_sdk_unit_tests_pass_under_node():
 
 
 # --------------------------------------------------------------------------
-# One Hangar with both JS fixtures; echo-sync-js gets config and one secret.
+# One Hangar per engine with both JS fixtures; echo-sync-js gets config and
+# one secret.
 
 
-@pytest.fixture(scope="module")
-def js_server(hangar_bin, cache_dir, tmp_path_factory):
-    missing = [str(p) for p in FIXTURES.values() if not p.is_file()]
+@pytest.fixture(scope="module", params=sorted(FIXTURES))
+def js_server(request, hangar_bin, cache_dir, tmp_path_factory):
+    fixtures = FIXTURES[request.param]
+    missing = [str(p) for p in fixtures.values() if not p.is_file()]
     if missing:
         pytest.fail(
             "JS fixtures missing (build them with `bash build/guests-js.sh`): " + ", ".join(missing), pytrace=False
         )
-    root = tmp_path_factory.mktemp("js-sdk")
+    root = tmp_path_factory.mktemp(f"js-sdk-{request.param}")
     plugins = root / "plugins"
     plugins.mkdir()
-    for path in FIXTURES.values():
-        shutil.copy(path, plugins / path.name)
+    for name, path in fixtures.items():
+        shutil.copy(path, plugins / f"{name}.wasm")
     (plugins / "echo-sync-js.toml").write_text(
         f'[config]\ngreeting = "hej"\n\n[secrets]\nnames = ["{SECRET_NAME}", "js_absent"]\n'
     )

@@ -15,9 +15,7 @@ import { NonRecoverableError, toWitError } from './errors.js';
 import { TERMINAL_PHASES, succeeded, toJsonText, toWitResource } from './resource.js';
 import { fromWitTask } from './task.js';
 import { parseJson } from './json.js';
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
+import { utf8 } from './utf8.js';
 
 /**
  * What componentize-js reads from a thrown value: an own `payload` property
@@ -47,9 +45,41 @@ function andThen(value, then) {
   return isThenable(value) ? value.then(then) : then(value);
 }
 
-/** The error `e` as componentize-js turns it into the export's `err`. */
+/**
+ * The JavaScript engine the agent is built for, set by the entry module
+ * `hangar-js-build` generates (`useEngine`). Two things differ:
+ * - how a thrown value becomes the export's `err`: componentize-js reads an
+ *   own `payload` property of what was thrown, componentize-qjs takes the
+ *   thrown value itself as the `agent-error` record;
+ * - promises: componentize-qjs's exports are synchronous (its runtime does
+ *   not run the job queue after an export returns), so an agent built for
+ *   QuickJS must answer without awaiting.
+ * Under Node (tests) it is `'spidermonkey'`, whose behaviour Node shares.
+ */
+let engine = 'spidermonkey';
+
+/** Called by the generated entry module: `'spidermonkey'` or `'quickjs'`. */
+export function useEngine(name) {
+  if (name !== 'spidermonkey' && name !== 'quickjs') {
+    throw new TypeError(`unknown JavaScript engine ${JSON.stringify(name)} (spidermonkey, quickjs)`);
+  }
+  engine = name;
+}
+
+/** The error `e` as the engine turns it into the export's `err`. */
 function witErr(e) {
-  return new WitErr(toWitError(e));
+  return engine === 'quickjs' ? toWitError(e) : new WitErr(toWitError(e));
+}
+
+/** The error for a promise returned to a synchronous engine. */
+function promiseOnQuickJs() {
+  return witErr(
+    new NonRecoverableError(
+      'this agent was built with --engine quickjs, whose exports are synchronous, and its method returned a ' +
+        'promise: answer without await, or build it with --engine spidermonkey (the default, which has fetch)',
+      'PromiseOnQuickJs',
+    ),
+  );
 }
 
 /**
@@ -64,16 +94,20 @@ function guarded(fn) {
   } catch (e) {
     throw witErr(e);
   }
-  return isThenable(result)
-    ? result.then(undefined, (e) => {
-        throw witErr(e);
-      })
-    : result;
+  if (!isThenable(result)) return result;
+  if (engine === 'quickjs') {
+    // Nothing will settle it; keep its rejection, if any, from being reported.
+    result.then(undefined, () => {});
+    throw promiseOnQuickJs();
+  }
+  return result.then(undefined, (e) => {
+    throw witErr(e);
+  });
 }
 
 /** `meta` as the resource-meta bytes (JSON, UTF-8). */
 export function encodeMeta(meta) {
-  return encoder.encode(toJsonText(meta === undefined ? null : meta, 'the metadata create returned'));
+  return utf8.encode(toJsonText(meta === undefined ? null : meta, 'the metadata create returned'));
 }
 
 /** The resource-meta bytes back as the value create returned. */
@@ -81,7 +115,7 @@ export function decodeMeta(bytes) {
   if (!bytes || bytes.length === 0) return null;
   let text;
   try {
-    text = decoder.decode(bytes);
+    text = utf8.decode(bytes);
     return parseJson(text);
   } catch (e) {
     throw new NonRecoverableError(

@@ -16,12 +16,13 @@ import {
   secrets,
   succeeded,
 } from '../src/index.js';
-import { encodeMeta, decodeMeta } from '../src/agent.js';
+import { encodeMeta, decodeMeta, useEngine } from '../src/agent.js';
 import { fromWitTask } from '../src/task.js';
 import { toWitError } from '../src/errors.js';
 import { toWitResource } from '../src/resource.js';
 import { testAgent } from '../src/testing.js';
-import { entrySource } from '../bin/hangar-js-build.mjs';
+import { entrySource, quickjsAgentComponent } from '../bin/hangar-js-build.mjs';
+import { portableUtf8, utf8 } from '../src/utf8.js';
 
 const greeter = defineAsyncAgent({
   name: 'greeter',
@@ -220,10 +221,99 @@ test('outside the helper, secrets and config come from the environment', () => {
 });
 
 test('the generated entry binds the WIT imports and re-exports the handlers', () => {
-  const src = entrySource({ agentPath: '/a/agent.js', hostPath: '/s/host.js', version: '0.1.0', kind: 'sync' });
-  assert.match(src, /from 'flyte:agent\/secrets@0\.1\.0'/);
+  const src = entrySource({ agentPath: '/a/agent.js', sdkPath: '/s', version: '0.1.0', kind: 'sync' });
+  assert.match(src, /import \{ get as witSecretGet \} from 'flyte:agent\/secrets@0\.1\.0'/);
+  assert.match(src, /from "\/s\/host\.js"/);
+  assert.match(src, /useEngine\("spidermonkey"\);/);
   assert.match(src, /export const syncHandler = agent\.syncHandler;/);
   assert.doesNotMatch(src, /asyncHandler/);
+  // componentize-qjs gives an interface as one default export.
+  const qjs = entrySource({ agentPath: '/a/agent.js', sdkPath: '/s', version: '0.1.0', kind: 'async', engine: 'quickjs' });
+  assert.match(qjs, /import witSecrets from 'flyte:agent\/secrets@0\.1\.0';/);
+  assert.match(qjs, /const witSecretGet = witSecrets\.get;/);
+  assert.match(qjs, /useEngine\("quickjs"\);/);
+  assert.match(qjs, /export const asyncHandler = agent\.asyncHandler;/);
+});
+
+test('on QuickJS an error is thrown as the record itself, and a promise is refused with a clear error', async () => {
+  const agent = defineAsyncAgent({
+    name: 'q',
+    taskType: 'q',
+    create(task) {
+      if (task.inputs.how === 'async') return Promise.resolve({});
+      throw new RetryableError('busy', 'QuotaExceeded');
+    },
+    get: () => succeeded(),
+    delete() {},
+  });
+  useEngine('quickjs');
+  try {
+    assert.throws(() => agent.asyncHandler.create(witTaskOf({})), (e) => {
+      assert.deepEqual(e, { message: 'busy', code: 'QuotaExceeded', kind: 'recoverable' });
+      return true;
+    });
+    assert.throws(() => agent.asyncHandler.create(witTaskOf({ how: 'async' })), (e) => {
+      assert.equal(e.code, 'PromiseOnQuickJs');
+      assert.equal(e.kind, 'non-recoverable');
+      assert.match(e.message, /--engine quickjs.*synchronous/);
+      return true;
+    });
+  } finally {
+    useEngine('spidermonkey');
+  }
+  assert.throws(() => agent.asyncHandler.create(witTaskOf({})), (e) => e.payload?.code === 'QuotaExceeded');
+  assert.throws(() => useEngine('v8'), /unknown JavaScript engine "v8"/);
+});
+
+test('the portable UTF-8 coder agrees with TextEncoder/TextDecoder and is as strict', () => {
+  const texts = ['', 'plain', '{"k":"v"}', 'é', 'naïve ☃', '𝄞 clef', '\u0000\u007f\u0080\u07ff\u0800\uffff', 'x'.repeat(300)];
+  for (const text of texts) {
+    const bytes = new TextEncoder().encode(text);
+    assert.deepEqual(portableUtf8.encode(text), bytes, text);
+    assert.equal(portableUtf8.decode(bytes), text, text);
+    assert.deepEqual(utf8.encode(text), bytes, text);
+  }
+  // A lone surrogate is written as U+FFFD, as TextEncoder does.
+  assert.deepEqual(portableUtf8.encode('a\ud800b'), new TextEncoder().encode('a\ud800b'));
+  const bad = [
+    [0x80], // continuation first
+    [0xc0, 0x80], // overlong
+    [0xe0, 0x80, 0x80], // overlong
+    [0xed, 0xa0, 0x80], // surrogate
+    [0xf4, 0x90, 0x80, 0x80], // past U+10FFFF
+    [0xe2, 0x82], // truncated
+    [0xff],
+  ];
+  for (const bytes of bad) {
+    const array = new Uint8Array(bytes);
+    assert.throws(() => new TextDecoder('utf-8', { fatal: true }).decode(array), TypeError, `${bytes}`);
+    assert.throws(() => portableUtf8.decode(array), /not valid UTF-8/, `${bytes}`);
+  }
+});
+
+/** A section: id, LEB128 size, body. */
+function section(id, body) {
+  const size = [];
+  let n = body.length;
+  do {
+    size.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
+    n >>= 7;
+  } while (n > 0);
+  return [id, ...size, ...body];
+}
+
+test('the agent is taken out of componentize-qjs nesting, and another layout is refused', () => {
+  const header = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+  const agentBody = [...header, ...section(0, [...Buffer.from('x'), ...Buffer.from('flyte:agent/identity'.padEnd(200, '.'))])];
+  const stubBody = [...header, ...section(0, [...Buffer.from('local:init/module-loader')])];
+  const outer = (...parts) => new Uint8Array([...header, ...section(7, [0]), ...parts.flat()]);
+  const found = quickjsAgentComponent(outer(section(4, stubBody), section(4, agentBody), section(5, [0])));
+  assert.deepEqual(Array.from(found), agentBody);
+  assert.throws(() => quickjsAgentComponent(outer(section(4, agentBody))), /found 1 \(1 naming flyte:agent\)/);
+  assert.throws(() => quickjsAgentComponent(outer(section(4, stubBody), section(4, stubBody))), /found 2 \(0 naming/);
+  assert.throws(() => quickjsAgentComponent(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0])), /not a component/);
+  const cut = outer(section(4, stubBody), section(4, agentBody));
+  assert.throws(() => quickjsAgentComponent(cut.subarray(0, cut.length - 10)), /runs past the end/);
 });
 
 test('labels, annotations and env vars become plain objects, as Object.fromEntries would make them', () => {
