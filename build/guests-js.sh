@@ -88,8 +88,12 @@ inputs_hash() {
         find "$1" sdk/js/src sdk/js/bin -type f -name '*.js' -o -type f -name '*.mjs' | grep -v '\.test\.js$' | LC_ALL=C sort |
             xargs sha256sum
         sha256sum wit/agent.wit
-        printf 'componentize-js %s componentize-qjs %s rolldown %s engine %s\n' \
-            "$componentize_version" "$componentize_qjs_version" "$rolldown_version" "$2"
+        # Only the engine's own toolchain: a new componentize-qjs rebuilds no SpiderMonkey guest.
+        case "$2" in
+            quickjs) printf 'componentize-qjs %s' "$componentize_qjs_version" ;;
+            *) printf 'componentize-js %s' "$componentize_version" ;;
+        esac
+        printf ' rolldown %s engine %s\n' "$rolldown_version" "$2"
     } | sha256sum | cut -d' ' -f1
 }
 

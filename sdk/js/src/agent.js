@@ -96,7 +96,8 @@ function guarded(fn) {
   }
   if (!isThenable(result)) return result;
   if (engine === 'quickjs') {
-    // Nothing will settle it; keep its rejection, if any, from being reported.
+    // Its reactions would never run here: mark a rejection as handled so the
+    // engine does not report it as unhandled.
     result.then(undefined, () => {});
     throw promiseOnQuickJs();
   }
