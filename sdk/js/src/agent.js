@@ -33,19 +33,6 @@ function isThenable(value) {
 }
 
 /**
- * `then(value)`, after `value` settles if it is a promise. A plain value
- * stays plain: no promise is made when the agent's method answered
- * synchronously. That matters in a component: StarlingMonkey records a
- * stack trace (a saved frame per JS frame, with its line numbers) when
- * each promise is created and when it is resolved: the SDK's three promises
- * per call were a sixth of a reused echo call's instructions (fuel 2.24M ->
- * 1.86M, docs/performance.md).
- */
-function andThen(value, then) {
-  return isThenable(value) ? value.then(then) : then(value);
-}
-
-/**
  * The JavaScript engine the agent is built for, set by the entry module
  * `hangar-js-build` generates (`useEngine`). Two things differ:
  * - how a thrown value becomes the export's `err`: componentize-js reads an
@@ -83,28 +70,44 @@ function promiseOnQuickJs() {
 }
 
 /**
- * Runs `fn`, mapping whatever it throws (or, if it returns a promise,
- * rejects with) to a WIT error. Synchronous when `fn` is: componentize-js
- * takes a plain return value or a thrown error as readily as a promise.
+ * One export call: `call(spec, wit)` runs the agent's method on the WIT
+ * value converted, and `then` turns its answer into the WIT result. Whatever
+ * either throws (or, if the method returns a promise, rejects with) becomes
+ * a WIT error. Synchronous when the method is: no promise is made when it
+ * answered at once. That matters in a component: StarlingMonkey records a
+ * stack trace (a saved frame per JS frame, with its line numbers) when each
+ * promise is created and when it is resolved: the SDK's three promises per
+ * call were a sixth of a reused echo call's instructions (fuel 2.24M ->
+ * 1.86M, docs/performance.md). `call` is one of the module-level functions
+ * below, so a call allocates no closure (on QuickJS, which interprets every
+ * step, a closure and a second frame per call were 4% of an echo's fuel).
  */
-function guarded(fn) {
+function answer(spec, call, wit, then) {
   let result;
   try {
-    result = fn();
+    result = call(spec, wit);
+    if (!isThenable(result)) return then(result);
   } catch (e) {
     throw witErr(e);
   }
-  if (!isThenable(result)) return result;
   if (engine === 'quickjs') {
     // Its reactions would never run here: mark a rejection as handled so the
     // engine does not report it as unhandled.
     result.then(undefined, () => {});
     throw promiseOnQuickJs();
   }
-  return result.then(undefined, (e) => {
+  return result.then(then).then(undefined, (e) => {
     throw witErr(e);
   });
 }
+
+// The agent's methods on converted WIT values (called as methods of the spec,
+// so an agent's `this` is its spec object).
+const callCreate = (spec, task) => spec.create(fromWitTask(task));
+const callGet = (spec, handle) => spec.get(decodeMeta(handle.resourceMeta), fromWitHandle(handle));
+const callDelete = (spec, handle) => spec.delete(decodeMeta(handle.resourceMeta), fromWitHandle(handle));
+const callDo = (spec, task) => spec.do(fromWitTask(task));
+const nothing = () => undefined;
 
 /** `meta` as the resource-meta bytes (JSON, UTF-8). */
 export function encodeMeta(meta) {
@@ -178,6 +181,7 @@ function warmUp(category) {
   for (let round = 0; round < WARM_UP_ROUNDS; round++) {
     for (const record of made) {
       const task = fromWitTask(record);
+      task.toJSON(); // every field's conversion, not only what the agent reads
       const meta = decodeMeta(encodeMeta(task.inputs));
       fromWitHandle({ category, resourceMeta: new Uint8Array(0), outputPrefix: task.outputPrefix });
       toWitResource(succeeded(meta));
@@ -258,11 +262,9 @@ export function defineAsyncAgent(spec) {
     spec,
     identity: { describe: () => info },
     asyncHandler: {
-      create: (task) => guarded(() => andThen(spec.create(fromWitTask(task)), encodeMeta)),
-      get: (handle) =>
-        guarded(() => andThen(spec.get(decodeMeta(handle.resourceMeta), fromWitHandle(handle)), toWitResource)),
-      delete: (handle) =>
-        guarded(() => andThen(spec.delete(decodeMeta(handle.resourceMeta), fromWitHandle(handle)), () => undefined)),
+      create: (task) => answer(spec, callCreate, task, encodeMeta),
+      get: (handle) => answer(spec, callGet, handle, toWitResource),
+      delete: (handle) => answer(spec, callDelete, handle, nothing),
     },
   });
 }
@@ -286,7 +288,7 @@ export function defineSyncAgent(spec) {
     spec,
     identity: { describe: () => info },
     syncHandler: {
-      do: (task) => guarded(() => andThen(spec.do(fromWitTask(task)), terminalAnswer)),
+      do: (task) => answer(spec, callDo, task, terminalAnswer),
     },
   });
 }

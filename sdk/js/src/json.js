@@ -55,8 +55,19 @@ export function parseJson(text) {
   );
 }
 
-/** JSON.stringify, with BigInt written as an exact integer. */
+/**
+ * JSON.stringify, with BigInt written as an exact integer. Plain
+ * JSON.stringify first: it throws a TypeError on a BigInt, and only then is
+ * the value written again with a replacer (called once per value, which on
+ * QuickJS costs more than the rest of the call's JSON work).
+ */
 export function stringifyJson(value) {
+  try {
+    return JSON.stringify(value);
+  } catch (e) {
+    // A BigInt, or a cycle (which fails again below, with the same error).
+    if (!(e instanceof TypeError)) throw e;
+  }
   let sawBigInt = false;
   const text = JSON.stringify(value, (_key, v) => {
     if (typeof v !== 'bigint') return v;

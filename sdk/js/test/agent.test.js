@@ -22,7 +22,8 @@ import { toWitError } from '../src/errors.js';
 import { toWitResource } from '../src/resource.js';
 import { testAgent } from '../src/testing.js';
 import { entrySource, quickjsAgentComponent } from '../bin/hangar-js-build.mjs';
-import { portableUtf8, utf8 } from '../src/utf8.js';
+import { nativeBridgeUtf8, portableUtf8, utf8 } from '../src/utf8.js';
+import { stringifyJson } from '../src/json.js';
 
 const greeter = defineAsyncAgent({
   name: 'greeter',
@@ -291,6 +292,31 @@ test('the portable UTF-8 coder agrees with TextEncoder/TextDecoder and is as str
   }
 });
 
+test('the encoder through native functions (QuickJS) agrees with TextEncoder, lone surrogates too', () => {
+  // Node 20 lacks Uint8Array.fromBase64 (QuickJS and newer V8 have it): lend it Buffer's for the test.
+  const lent = typeof Uint8Array.fromBase64 !== 'function';
+  if (lent) Uint8Array.fromBase64 = (b64) => new Uint8Array(Buffer.from(b64, 'base64'));
+  try {
+    assert.ok(nativeBridgeUtf8.available());
+    const texts = ['', 'plain', '{"n":3,"s":"hi"}', '%u0041 %41 %', 'é', 'naïve ☃', '𝄞 clef', '\u0000\u007f\u0080\u07ff\u0800\uffff', 'x'.repeat(300)];
+    for (const text of [...texts, 'a\ud800b', '\udc00', 'z\ud83d']) {
+      assert.deepEqual(nativeBridgeUtf8.encode(text), new TextEncoder().encode(text), JSON.stringify(text));
+    }
+  } finally {
+    if (lent) delete Uint8Array.fromBase64;
+  }
+});
+
+test('metadata with a BigInt, or a cycle, is written or refused as before the plain-first JSON.stringify', () => {
+  assert.equal(stringifyJson({ big: -(2n ** 62n), n: 1 }), '{"big":-4611686018427387904,"n":1}');
+  assert.equal(stringifyJson({ n: 1, s: 'hi' }), '{"n":1,"s":"hi"}');
+  assert.equal(stringifyJson(undefined), undefined);
+  const cycle = { a: 1 };
+  cycle.self = cycle;
+  assert.throws(() => stringifyJson(cycle), TypeError);
+  assert.throws(() => encodeMeta(cycle), (e) => e.code === 'NotJson' && /the metadata create returned is not JSON-serialisable/.test(e.message));
+});
+
 /** A section: id, LEB128 size, body. */
 function section(id, body) {
   const size = [];
@@ -341,4 +367,37 @@ test('labels, annotations and env vars become plain objects, as Object.fromEntri
     assert.equal(made.team, 'b', 'the last pair wins');
   }
   assert.deepEqual(task.metadata.annotations, {});
+});
+
+test('a Task converts each field but inputs on first read, and reads and writes like plain properties', () => {
+  const record = {
+    ...witTaskOf({ n: 3 }),
+    template: { category: { name: 'f', version: 2 }, id: { project: 'p' }, custom: '{not json', config: [{ key: 'a', value: 'b' }], raw: new Uint8Array([7]) },
+  };
+  const task = fromWitTask(record);
+  assert.deepEqual(Object.keys(task), ['inputs'], 'only inputs is converted before it is read');
+  assert.equal(task.input('n'), 3);
+  assert.equal(task.config, task.config, 'a converted field keeps its identity');
+  assert.deepEqual(Object.keys(task), ['inputs', 'config'], 'reading config converts config only');
+  assert.equal(task.config, task.config);
+  assert.deepEqual(task.config, { a: 'b' });
+  assert.deepEqual(task.category, { name: 'f', version: 2 });
+  assert.equal(task.taskType, 'f');
+  assert.deepEqual(task.templateRaw, new Uint8Array([7]));
+  // Bad JSON in a field the agent never reads fails nothing; reading it is the same BadJson error as before.
+  assert.throws(() => task.custom, (e) => e instanceof NonRecoverableError && e.code === 'BadJson' && /TaskTemplate.custom/.test(e.message));
+  task.inputs = { replaced: true };
+  task.custom = { set: 1 };
+  assert.deepEqual(task.inputs, { replaced: true });
+  assert.deepEqual(task.custom, { set: 1 });
+  assert.deepEqual(JSON.parse(JSON.stringify(task)).custom, { set: 1 }, 'JSON.stringify writes the fields');
+  const all = task.toJSON();
+  assert.deepEqual(Object.keys(all).sort(), [
+    'category', 'config', 'custom', 'id', 'idempotencyKey', 'inputs', 'inputsRaw', 'metadata', 'outputPrefix', 'sql', 'taskType', 'templateRaw',
+  ]);
+  assert.deepEqual(all.custom, { set: 1 });
+  // Built from plain fields (no WIT record), a Task holds just those.
+  const plain = new (Object.getPrototypeOf(task).constructor)({ inputs: { a: 1 } });
+  assert.equal(plain.input('a'), 1);
+  assert.equal(plain.metadata, undefined);
 });
