@@ -3,7 +3,8 @@
 # (WebAssembly components for Hangar, through sdk/js/bin/hangar-js-build.mjs):
 #   examples      -> plugins/url-sensor.wasm (+ its manifest url-sensor.toml)
 #   test fixtures -> target/test-plugins/{echo-js,echo-sync-js}.wasm (SpiderMonkey)
-#                    and {echo-qjs,echo-sync-qjs}.wasm (the same agents on QuickJS)
+#                    and {echo-qjs,echo-sync-qjs}.wasm (the same agents on QuickJS),
+#                    http-sync-{js,qjs}.wasm (fetchSync, on each engine)
 #
 # Toolchain: componentize-js (SpiderMonkey/StarlingMonkey; `fetch` over
 # wasi:http, the default engine), componentize-qjs (QuickJS, `--engine
@@ -34,6 +35,8 @@ guests=(
     "tests/plugins/js/echo-sync|target/test-plugins/echo-sync-js.wasm||spidermonkey"
     "tests/plugins/js/echo|target/test-plugins/echo-qjs.wasm||quickjs"
     "tests/plugins/js/echo-sync|target/test-plugins/echo-sync-qjs.wasm||quickjs"
+    "tests/plugins/js/http-sync|target/test-plugins/http-sync-js.wasm||spidermonkey"
+    "tests/plugins/js/http-sync|target/test-plugins/http-sync-qjs.wasm||quickjs"
 )
 
 log() { printf '==> %s\n' "$*" >&2; }

@@ -10,15 +10,22 @@ Each is built for both engines of `hangar-js-build --engine`: SpiderMonkey
 echo-qjs.wasm and echo-sync-qjs.wasm), and every end-to-end test runs
 against both. They prove what flytekit produces round-trips through the
 SDK's JSON handling, that errors thrown in JS become FAILED /
-RETRYABLE_FAILED resources with their message and code, and that config
-and secrets reach the agent through the SDK.
+RETRYABLE_FAILED resources with their message and code, that config
+and secrets reach the agent through the SDK, and that `fetchSync`
+(`http_sync_js`, tests/plugins/js/http-sync) reaches a real HTTP server on
+127.0.0.1 through `flyte:agent/outbound-http` only where the manifest's
+`[[http.allow]]` allows.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -50,6 +57,7 @@ FIXTURES = {
     engine: {
         "echo-js": REPO_ROOT / "target" / "test-plugins" / f"echo-{suffix}.wasm",
         "echo-sync-js": REPO_ROOT / "target" / "test-plugins" / f"echo-sync-{suffix}.wasm",
+        "http-sync-js": REPO_ROOT / "target" / "test-plugins" / f"http-sync-{suffix}.wasm",
     }
     for engine, suffix in (("spidermonkey", "js"), ("quickjs", "qjs"))
 }
@@ -82,8 +90,50 @@ def test_sdk_unit_tests_pass_under_node():
 # one secret.
 
 
+class HttpTarget:
+    """A real HTTP server on 127.0.0.1 that answers every request with
+    "METHOD PATH BODY" and echoes the `x-agent` header as `x-seen`; under
+    /allowed/missing it answers 404. It records what it received."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, dict, bytes]] = []
+        target = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def answer(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                target.seen.append((self.command, self.path, dict(self.headers), body))
+                text = f"{self.command} {self.path} ".encode() + body
+                self.send_response(404 if self.path.startswith("/allowed/missing") else 200)
+                self.send_header("content-type", "text/plain; charset=utf-8")
+                self.send_header("x-seen", self.headers.get("x-agent", ""))
+                self.send_header("content-length", str(len(text)))
+                self.end_headers()
+                self.wfile.write(text)
+
+            do_GET = do_POST = do_PUT = do_DELETE = answer
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def paths(self) -> list[str]:
+        return [path for _, path, _, _ in self.seen]
+
+
+@pytest.fixture(scope="module")
+def http_target():
+    target = HttpTarget()
+    yield target
+    target.server.shutdown()
+
+
 @pytest.fixture(scope="module", params=sorted(FIXTURES))
-def js_server(request, hangar_bin, cache_dir, tmp_path_factory):
+def js_server(request, hangar_bin, cache_dir, tmp_path_factory, http_target):
     fixtures = FIXTURES[request.param]
     missing = [str(p) for p in fixtures.values() if not p.is_file()]
     if missing:
@@ -98,17 +148,26 @@ def js_server(request, hangar_bin, cache_dir, tmp_path_factory):
     (plugins / "echo-sync-js.toml").write_text(
         f'[config]\ngreeting = "hej"\n\n[secrets]\nnames = ["{SECRET_NAME}", "js_absent"]\n'
     )
+    (plugins / "http-sync-js.toml").write_text(f'[[http.allow]]\nurl = "{http_target.base}/allowed/"\n')
     secrets_dir = root / "secrets"
     secrets_dir.mkdir()
     (secrets_dir / SECRET_NAME).write_text(SECRET_VALUE + "\n")
     config = root / "hangar.toml"
-    config.write_text(f'[secrets]\nenv_prefix = ""\ndir = "{secrets_dir}"\n[audit]\ndestination = "off"\n')
+    audit = root / "audit.jsonl"
+    config.write_text(f'[secrets]\nenv_prefix = ""\ndir = "{secrets_dir}"\n[audit]\ndestination = "{audit}"\n')
     try:
         server = launch_server(hangar_bin, plugins, cache_dir, ["--config", str(config)], log_dir=root)
     except ServerStartError as e:
         pytest.fail(str(e), pytrace=False)
+    server.audit_path = audit
     yield server
     server.stop()
+
+
+def http_audit(server) -> list[dict]:
+    """The audit log's outbound-request events (the ones with a URL)."""
+    lines = server.audit_path.read_text().splitlines() if server.audit_path.exists() else []
+    return [e for e in map(json.loads, filter(str.strip, lines)) if "url" in e]
 
 
 def echo_async(server, template, inputs) -> agent_pb2.Resource:
@@ -234,3 +293,62 @@ def test_secrets_reach_the_agent_through_the_sdk(js_server, name, expect):
     out = outputs_of(echo_sync(js_server, plain_template("echo_sync_js"), literal_map({"read_secret": name})))
     key, value = expect
     assert out[key] == value, out
+
+
+# --------------------------------------------------------------------------
+# fetchSync: flyte:agent/outbound-http, on both engines.
+
+
+def wait_for(find, timeout: float = 5.0):
+    """The audit file is written after the answer: poll briefly."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = find()
+        if found is not None or time.monotonic() > deadline:
+            assert found is not None, "no matching audit event"
+            return found
+        time.sleep(0.05)
+
+
+def fetch(js_server, **inputs):
+    return echo_sync(js_server, plain_template("http_sync_js"), literal_map(inputs))
+
+
+def test_fetch_sync_reaches_an_allowed_server_with_method_headers_and_body(js_server, http_target):
+    url = f"{http_target.base}/allowed/jobs?x=1"
+    out = outputs_of(fetch(js_server, url=url, method="post", body="héllo ☃"))
+    assert out == {"status": 200, "ok": True, "text": "POST /allowed/jobs?x=1 héllo ☃", "seen": "http-sync-js"}, out
+    method, path, headers, body = http_target.seen[-1]
+    assert (method, path, body) == ("POST", "/allowed/jobs?x=1", "héllo ☃".encode())
+    assert headers.get("x-agent") == "http-sync-js", headers
+    assert headers.get("content-length") == str(len("héllo ☃".encode())), headers
+    # The same audit event as a wasi:http request: what it did, by which rule.
+    event = wait_for(lambda: next((e for e in reversed(http_audit(js_server)) if e["method"] == "POST"), None))
+    assert event["plugin"] == "http-sync-js" and event["allowed"] is True, event
+    assert event["decided_by"] == "http.allow[0]" and event["status"] == 200, event
+    assert event["url"] == f"{http_target.base}/allowed/jobs", event
+
+
+def test_fetch_sync_answers_any_status_as_a_response(js_server, http_target):
+    out = outputs_of(fetch(js_server, url=f"{http_target.base}/allowed/missing"))
+    assert out["status"] == 404 and out["ok"] is False, out
+    assert out["text"] == "GET /allowed/missing ", out
+
+
+@pytest.mark.parametrize(
+    "url, code",
+    [("{base}/elsewhere", "HttpRequestDenied"), ("{base}/allowed/../elsewhere", "HttpRequestDenied"),
+     ("http://localhost:9/allowed/", "HttpRequestDenied"), ("no-scheme/allowed/", "HttpRequestUriInvalid")],
+    ids=["outside-the-rule", "dot-dot-out-of-it", "another-host", "not-a-url"],
+)
+def test_fetch_sync_refused_by_the_host_fails_the_task_with_its_code(js_server, http_target, url, code):
+    before = len(http_target.seen)
+    resource = fetch(js_server, url=url.format(base=http_target.base))
+    assert resource.phase == Phase.FAILED, resource
+    assert resource.agent_error.code == code, resource.agent_error
+    assert resource.agent_error.kind == NON_RECOVERABLE, resource.agent_error
+    if code == "HttpRequestDenied":
+        assert "[[http.allow]]" in resource.message, resource
+        event = wait_for(lambda: next((e for e in reversed(http_audit(js_server)) if not e["allowed"]), None))
+        assert event["plugin"] == "http-sync-js", event
+    assert len(http_target.seen) == before, f"the server was reached: {http_target.seen[before:]}"

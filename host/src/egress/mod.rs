@@ -103,9 +103,13 @@
 //! [`policy::decide`] makes every allow/deny decision (pure, table-tested);
 //! `wasi_http` wires it into wasmtime-wasi-http's `send_request` hook and
 //! `send` makes the connection, with the limits, and the audit event.
+//! `plain_http` serves `flyte:agent/outbound-http` (a request and its whole
+//! response as plain values, for guests that cannot use `wasi:http`'s
+//! resources) through the same `send`.
 
 pub mod addr;
 pub mod path;
+mod plain_http;
 pub mod policy;
 pub mod rules;
 mod send;

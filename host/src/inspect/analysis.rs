@@ -66,6 +66,8 @@ pub struct GrantLines {
 }
 
 pub const HTTP_IMPORT: &str = "wasi:http/outgoing-handler";
+/// The same grants, as plain values (for guests without wasi:http resources).
+pub const PLAIN_HTTP_IMPORT: &str = "flyte:agent/outbound-http";
 pub const SECRETS_IMPORT: &str = "flyte:agent/secrets";
 pub const CONFIG_IMPORT: &str = "flyte:agent/config";
 
@@ -84,6 +86,9 @@ pub fn describe_import(name: &str) -> &'static str {
         CONFIG_IMPORT => "settings from the manifest's [config] table",
         "flyte:agent/types" => "shared types",
         HTTP_IMPORT => "outbound HTTP, to destinations granted in [http] allow",
+        PLAIN_HTTP_IMPORT => {
+            "outbound HTTP as plain values, to destinations granted in [http] allow"
+        }
         "wasi:http/types" => "HTTP types",
         "wasi:cli/environment" => "environment and arguments: always empty",
         "wasi:cli/exit" => "exit: ends the call with an error",
@@ -162,14 +167,21 @@ pub fn analyze(
     } else {
         format!("it has no manifest ({manifest_name}), which")
     };
-    let http = imports_any(HTTP_IMPORT);
+    // Either HTTP import reaches the same grants.
+    let http_import = [HTTP_IMPORT, PLAIN_HTTP_IMPORT]
+        .into_iter()
+        .find(|import| imports_any(import));
+    let http = http_import.is_some();
+    let both_http = format!("{HTTP_IMPORT} or {PLAIN_HTTP_IMPORT}");
     let secrets = imports_any(SECRETS_IMPORT);
-    if http && grants.http_allow.is_empty() {
+    if let Some(http_import) = http_import
+        && grants.http_allow.is_empty()
+    {
         warn(
             "http-not-granted",
             None,
             format!(
-                "imported but not granted: {name} imports {HTTP_IMPORT} but {granter} allows \
+                "imported but not granted: {name} imports {http_import} but {granter} allows \
                  no destination, so its HTTP calls will be denied at run time"
             ),
             format!(
@@ -198,7 +210,7 @@ pub fn analyze(
             Some(line),
             format!(
                 "granted but never importable: http.allow grants {} destination(s) but {name} \
-                 does not import {HTTP_IMPORT}, so it can make no HTTP request",
+                 does not import {both_http}, so it can make no HTTP request",
                 grants.http_allow.len()
             ),
             "remove the [[http.allow]] rules (grant only what the plugin can use)".to_string(),
@@ -222,7 +234,7 @@ pub fn analyze(
             Some(line),
             format!(
                 "granted but never importable: secrets.inject adds secrets to HTTP requests but \
-                 {name} does not import {HTTP_IMPORT}, so it sends none"
+                 {name} does not import {both_http}, so it sends none"
             ),
             "remove the [[secrets.inject]] entries".to_string(),
         );
@@ -317,6 +329,17 @@ mod tests {
             (&[HTTP, SECRETS], grants(&[3, 7], &[1], &[9]), &[]),
             (
                 &[HTTP],
+                grants(&[], &[], &[]),
+                &[("http-not-granted", "a.wasm", None)],
+            ),
+            // The plain-values HTTP import reaches the same grants.
+            (
+                &["flyte:agent/outbound-http@0.1.0"],
+                grants(&[3], &[], &[5]),
+                &[],
+            ),
+            (
+                &["flyte:agent/outbound-http@0.1.0"],
                 grants(&[], &[], &[]),
                 &[("http-not-granted", "a.wasm", None)],
             ),

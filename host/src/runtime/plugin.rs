@@ -27,7 +27,9 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
-use super::bindings::{async_handler, config, identity, logging, observability, secrets, types};
+use super::bindings::{
+    async_handler, config, identity, logging, observability, outbound_http, secrets, types,
+};
 use super::boundary;
 use super::capabilities::Capabilities;
 use super::engine::GuestActivity;
@@ -157,6 +159,13 @@ pub fn host_linker(engine: &Engine) -> anyhow::Result<Linker<InstanceState>> {
     )
     .map_err(super::to_anyhow)?;
     config::add_to_linker::<InstanceState, wasmtime::component::HasSelf<InstanceState>>(
+        &mut linker,
+        |state| state,
+    )
+    .map_err(super::to_anyhow)?;
+    // The same outbound HTTP as plain values, for guests that cannot use
+    // wasi:http's resources; each request is checked by `egress` too.
+    outbound_http::add_to_linker::<InstanceState, wasmtime::component::HasSelf<InstanceState>>(
         &mut linker,
         |state| state,
     )

@@ -45,12 +45,25 @@ function isThenable(value) {
  */
 let engine = 'spidermonkey';
 
+/** The engines the SDK knows (hangar-js-build's ENGINES). */
+export const ENGINE_NAMES = Object.freeze(['spidermonkey', 'quickjs']);
+
+/** Throws a TypeError unless `name` is one of ENGINE_NAMES. */
+export function checkEngine(name) {
+  if (!ENGINE_NAMES.includes(name)) {
+    throw new TypeError(`unknown JavaScript engine ${JSON.stringify(name)} (${ENGINE_NAMES.join(', ')})`);
+  }
+}
+
 /** Called by the generated entry module: `'spidermonkey'` or `'quickjs'`. */
 export function useEngine(name) {
-  if (name !== 'spidermonkey' && name !== 'quickjs') {
-    throw new TypeError(`unknown JavaScript engine ${JSON.stringify(name)} (spidermonkey, quickjs)`);
-  }
+  checkEngine(name);
   engine = name;
+}
+
+/** The engine set by `useEngine` (for the test helper). */
+export function currentEngine() {
+  return engine;
 }
 
 /** The error `e` as the engine turns it into the export's `err`. */
@@ -63,7 +76,7 @@ function promiseOnQuickJs() {
   return witErr(
     new NonRecoverableError(
       'this agent was built with --engine quickjs, whose exports are synchronous, and its method returned a ' +
-        'promise: answer without await, or build it with --engine spidermonkey (the default, which has fetch)',
+        'promise: answer without await (fetchSync instead of fetch), or build it with --engine spidermonkey (the default)',
       'PromiseOnQuickJs',
     ),
   );

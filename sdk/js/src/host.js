@@ -1,12 +1,15 @@
 /**
- * The three host services an agent may use: logging, secrets and config.
+ * The host services an agent may use: logging, secrets, config and
+ * outbound HTTP (`fetchSync`, http.js).
  *
  * Inside a component they are the WIT imports `flyte:agent/logging`,
- * `flyte:agent/secrets` and `flyte:agent/config`; the entry module that
- * `hangar-js-build` generates binds them with `bindWitHost`. Under plain Node
- * (an agent's unit tests) nothing is bound, so: logs go to stderr, secret
- * NAME is the environment variable `_FSEC_NAME`, config KEY is
- * `HANGAR_CONFIG_KEY` (the same conventions as the Rust SDK). The test helper
+ * `flyte:agent/secrets`, `flyte:agent/config` and
+ * `flyte:agent/outbound-http`; the entry module that `hangar-js-build`
+ * generates binds them with `bindWitHost`. Under plain Node (an agent's unit
+ * tests) nothing is bound, so: logs go to stderr, secret NAME is the
+ * environment variable `_FSEC_NAME`, config KEY is `HANGAR_CONFIG_KEY` (the
+ * same conventions as the Rust SDK), and HTTP requests are sent directly by
+ * a child Node process (no manifest applies there). The test helper
  * (`testing.js`) swaps in fakes with `useHost`.
  */
 
@@ -16,13 +19,59 @@ import { stringifyJson } from './json.js';
 const LEVELS = ['debug', 'info', 'warn', 'error'];
 
 /** @typedef {({ok: string} | {err: 'not-granted'|'not-found'|'too-large'|'too-many-reads'})} SecretAnswer */
+/** @typedef {{method: string, url: string, headers: {key: string, value: string}[], body: Uint8Array}} HttpRequest */
+/** @typedef {({ok: {status: number, headers: {key: string, value: string}[], body: Uint8Array}} | {err: {code: string, message: string}})} HttpAnswer */
 
 /**
  * @typedef {object} HostServices
  * @property {(level: string, message: string) => void} log
  * @property {(name: string) => SecretAnswer} secret
  * @property {(key: string) => string | undefined} config
+ * @property {(request: HttpRequest) => HttpAnswer} http
  */
+
+/**
+ * The child process that sends a request under plain Node: Node's `fetch` is
+ * asynchronous and `fetchSync` is not, so the parent waits for a child
+ * (`execFileSync`). Redirects are not followed, as in a component.
+ */
+const NODE_HTTP_CHILD = `
+const input = JSON.parse(require('node:fs').readFileSync(0, 'utf8'));
+const codes = { ECONNREFUSED: 'ConnectionRefused', ENOTFOUND: 'DnsError', EAI_AGAIN: 'DnsTimeout',
+  ETIMEDOUT: 'ConnectionTimeout', ECONNRESET: 'ConnectionTerminated' };
+fetch(input.url, { method: input.method, headers: input.headers, redirect: 'manual',
+  body: ['GET', 'HEAD'].includes(input.method) ? undefined : Buffer.from(input.body, 'base64') })
+  .then(async (res) => ({ ok: { status: res.status, headers: [...res.headers],
+    body: Buffer.from(await res.arrayBuffer()).toString('base64') } }))
+  .catch((e) => ({ err: { code: codes[e.cause?.code] ?? 'InternalError', message: String(e.cause?.message ?? e.message) } }))
+  .then((answer) => process.stdout.write(JSON.stringify(answer)));
+`;
+
+/** `fetchSync` under plain Node (and in `testAgent`). */
+export function nodeHttp(request) {
+  const childProcess = process.getBuiltinModule?.('node:child_process');
+  if (!childProcess) throw new Error('fetchSync under Node needs Node 20.16 or later (process.getBuiltinModule)');
+  const input = JSON.stringify({
+    method: request.method,
+    url: request.url,
+    headers: request.headers.map(({ key, value }) => [key, value]),
+    body: Buffer.from(request.body).toString('base64'),
+  });
+  const output = childProcess.execFileSync(process.execPath, ['-e', NODE_HTTP_CHILD], {
+    input,
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  const answer = JSON.parse(output.toString('utf8'));
+  if (answer.err) return answer;
+  const { status, headers, body } = answer.ok;
+  return {
+    ok: {
+      status,
+      headers: headers.map(([key, value]) => ({ key, value })),
+      body: new Uint8Array(Buffer.from(body, 'base64')),
+    },
+  };
+}
 
 /** @type {HostServices} */
 const nodeHost = {
@@ -36,6 +85,7 @@ const nodeHost = {
   config(key) {
     return process.env[`HANGAR_CONFIG_${key}`];
   },
+  http: nodeHttp,
 };
 
 let current = nodeHost;
@@ -50,26 +100,47 @@ export function useHost(services) {
   return previous;
 }
 
+/** The host services in use (for the SDK's own modules). */
+export function currentHost() {
+  return current;
+}
+
+/**
+ * The `err` of a WIT `result` an import returned: componentize-js throws an
+ * error whose `payload` is it, componentize-qjs throws the value itself.
+ */
+function witErrPayload(thrown) {
+  return thrown !== null && typeof thrown === 'object' && 'payload' in thrown ? thrown.payload : thrown;
+}
+
 /**
  * Binds the WIT imports of a component (called by the generated entry
  * module, not by agents).
  */
-export function bindWitHost(witLog, witSecretGet, witConfigGet) {
+export function bindWitHost(witLog, witSecretGet, witConfigGet, witHttpSend) {
   useHost({
     log: (level, message) => witLog(level, message),
     secret(name) {
       try {
         return { ok: witSecretGet(name) };
       } catch (e) {
-        // componentize-js throws an `err` result as an error whose
-        // `payload` is the WIT enum case.
-        if (e && typeof e.payload === 'string') return { err: e.payload };
+        const err = witErrPayload(e);
+        if (typeof err === 'string') return { err };
         throw e;
       }
     },
     config(key) {
       const value = witConfigGet(key);
       return value == null ? undefined : value;
+    },
+    http(request) {
+      try {
+        return { ok: witHttpSend(request) };
+      } catch (e) {
+        const err = witErrPayload(e);
+        if (err && typeof err.code === 'string' && typeof err.message === 'string') return { err };
+        throw e;
+      }
     },
   });
 }

@@ -13,3 +13,4 @@ export { AgentError, NonRecoverableError, RetryableError } from './errors.js';
 export { Task } from './task.js';
 export { resource, succeeded, running, queued, failed, retryableFailed, PHASES, TERMINAL_PHASES } from './resource.js';
 export { log, secrets, config, SecretError } from './host.js';
+export { fetchSync, HttpError } from './http.js';

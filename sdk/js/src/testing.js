@@ -2,7 +2,8 @@
  * Run an agent's methods under plain Node, without building a component:
  * the same adapters the component uses (JSON in, JSON metadata, errors as
  * agent-error records), with fake secrets and config and captured logs.
- * Node 20 has `fetch`, so agents that call HTTP APIs work unchanged.
+ * Node 20 has `fetch`, so agents that call HTTP APIs work unchanged, and
+ * `fetchSync` sends its requests too (through a child process).
  *
  *   import { testAgent } from '../hangar/sdk/js/src/testing.js';
  *   const t = testAgent(agent, { secrets: { api_token: 'x' }, config: { base_url: 'http://127.0.0.1:1234' } });
@@ -13,9 +14,9 @@
  * message the host would see.
  */
 
-import { encodeMeta, decodeMeta } from './agent.js';
+import { checkEngine, currentEngine, decodeMeta, encodeMeta, useEngine } from './agent.js';
 import { fromWitError } from './errors.js';
-import { useHost } from './host.js';
+import { nodeHttp, useHost } from './host.js';
 import { stringifyJson } from './json.js';
 import { fromWitResource, TERMINAL_PHASES } from './resource.js';
 
@@ -54,9 +55,12 @@ function witTask(agent, spec = {}) {
 
 /**
  * @param {ReturnType<import('./agent.js').defineAsyncAgent> | ReturnType<import('./agent.js').defineSyncAgent>} agent
- * @param {({secrets?: Record<string,string>, grantedSecrets?: string[], config?: Record<string,string>})} [options]
+ * @param {({secrets?: Record<string,string>, grantedSecrets?: string[], config?: Record<string,string>, engine?: 'spidermonkey'|'quickjs'})} [options]
  *   `secrets`: the values the host has; `grantedSecrets`: names the manifest
- *   grants (default: every name in `secrets`).
+ *   grants (default: every name in `secrets`); `engine`: the engine the
+ *   agent is built for. With `'quickjs'` the SDK behaves as it does in a
+ *   QuickJS component, so a method that returns a promise (awaits, uses
+ *   `fetch`) fails with `PromiseOnQuickJs` here too, not only once deployed.
  */
 export function testAgent(agent, options = {}) {
   if (!agent || !agent.identity || !(agent.asyncHandler || agent.syncHandler)) {
@@ -65,6 +69,8 @@ export function testAgent(agent, options = {}) {
   const secretValues = { ...(options.secrets ?? {}) };
   const granted = new Set(options.grantedSecrets ?? Object.keys(secretValues));
   const configValues = { ...(options.config ?? {}) };
+  const engine = options.engine ?? 'spidermonkey';
+  checkEngine(engine);
   const logs = [];
   const fakeHost = {
     log: (level, message) => logs.push({ level, message }),
@@ -73,17 +79,24 @@ export function testAgent(agent, options = {}) {
       return Object.hasOwn(secretValues, name) ? { ok: secretValues[name] } : { err: 'not-found' };
     },
     config: (key) => (Object.hasOwn(configValues, key) ? configValues[key] : undefined),
+    // fetchSync sends for real, as fetch does here (no manifest applies).
+    http: nodeHttp,
   };
 
   async function call(fn) {
     const previous = useHost(fakeHost);
+    const previousEngine = currentEngine();
+    useEngine(engine);
     try {
       return await fn();
     } catch (e) {
+      // The `agent-error` as each engine throws it: in `payload`, or itself.
       if (e && Object.hasOwn(e, 'payload')) throw fromWitError(e.payload);
+      if (engine === 'quickjs' && e && typeof e.kind === 'string' && typeof e.code === 'string') throw fromWitError(e);
       throw e;
     } finally {
       useHost(previous);
+      useEngine(previousEngine);
     }
   }
 

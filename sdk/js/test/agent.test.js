@@ -401,3 +401,90 @@ test('a Task converts each field but inputs on first read, and reads and writes 
   assert.equal(plain.input('a'), 1);
   assert.equal(plain.metadata, undefined);
 });
+
+test('fetchSync turns the host import\'s err into an HttpError on either engine, retryable when the network failed', async () => {
+  const { bindWitHost, useHost, currentHost } = await import('../src/host.js');
+  const { fetchSync, HttpError } = await import('../src/index.js');
+  const previous = currentHost();
+  const sent = [];
+  const answers = {
+    // componentize-js throws an error carrying the err as `payload`...
+    'http://127.0.0.1/denied': () => {
+      const e = new Error('err');
+      e.payload = { code: 'HttpRequestDenied', message: 'no [[http.allow]] rule' };
+      throw e;
+    },
+    // ... componentize-qjs throws the err record itself.
+    'http://127.0.0.1/refused': () => {
+      throw { code: 'ConnectionRefused', message: 'the request failed: connection refused' };
+    },
+    'http://127.0.0.1/ok': () => ({
+      status: 201,
+      headers: [{ key: 'X-Id', value: '7' }, { key: 'x-id', value: '8' }],
+      body: new TextEncoder().encode('{"n": 9007199254740993}'),
+    }),
+  };
+  bindWitHost(() => {}, () => '', () => undefined, (request) => {
+    sent.push(request);
+    return answers[request.url]();
+  });
+  try {
+    assert.throws(() => fetchSync('http://127.0.0.1/denied'), (e) => e instanceof HttpError && e.code === 'HttpRequestDenied' && !e.retryable && /denied: no \[\[http.allow\]\] rule/.test(e.message));
+    assert.throws(() => fetchSync('http://127.0.0.1/refused'), (e) => e instanceof HttpError && e.code === 'ConnectionRefused' && e.retryable);
+    const res = fetchSync(new URL('http://127.0.0.1/ok'), { method: 'post', headers: [['a', 1]], body: 'é' });
+    assert.deepEqual(sent.at(-1), { method: 'POST', url: 'http://127.0.0.1/ok', headers: [{ key: 'a', value: '1' }], body: new TextEncoder().encode('é') });
+    assert.equal(res.status, 201);
+    assert.equal(res.ok, true);
+    assert.equal(res.headers.get('x-ID'), '7, 8');
+    assert.equal(res.headers.get('absent'), null);
+    assert.equal(res.json().n, 9007199254740993n, 'JSON integers beyond 2^53 stay exact');
+    fetchSync('http://127.0.0.1/ok', { method: 'patch', headers: new Map([['m', 'v']]), body: new Uint8Array([1, 2]) });
+    assert.equal(sent.at(-1).method, 'patch', 'only the standard methods are upper-cased, as fetch does');
+    assert.deepEqual(sent.at(-1).headers, [{ key: 'm', value: 'v' }]);
+    assert.throws(() => fetchSync('http://127.0.0.1/ok', { body: { a: 1 } }), /pass JSON.stringify/);
+    assert.throws(() => fetchSync('http://127.0.0.1/ok', { headers: [['only-name']] }), /header pair/);
+  } finally {
+    useHost(previous);
+  }
+});
+
+test('fetchSync under plain Node sends a real request (to a server in another process)', async () => {
+  const { spawn } = await import('node:child_process');
+  const { fetchSync } = await import('../src/index.js');
+  const server = spawn(process.execPath, ['-e', `
+    require('node:http').createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => { res.writeHead(req.url === '/missing' ? 404 : 200, { 'x-seen': req.headers['x-agent'] ?? '' }); res.end(req.method + ' ' + req.url + ' ' + body); });
+    }).listen(0, '127.0.0.1', function () { console.log(this.address().port); });
+  `]);
+  const exited = new Promise((resolve) => server.once('exit', resolve));
+  let port;
+  try {
+    port = await new Promise((resolve, reject) => {
+      server.stdout.once('data', (d) => resolve(Number(String(d).trim())));
+      exited.then(() => reject(new Error('the test server exited')));
+    });
+    const res = fetchSync(`http://127.0.0.1:${port}/jobs`, { method: 'PUT', headers: { 'x-agent': 'node' }, body: 'hi ☃' });
+    assert.equal(res.status, 200);
+    assert.equal(res.text(), 'PUT /jobs hi ☃');
+    assert.equal(res.headers.get('X-Seen'), 'node');
+    assert.equal(fetchSync(`http://127.0.0.1:${port}/missing`).status, 404);
+  } finally {
+    server.kill();
+  }
+  await exited;
+  // Nothing listens there any more.
+  assert.throws(() => fetchSync(`http://127.0.0.1:${port}/`), (e) => e.code === 'ConnectionRefused' && e.retryable);
+});
+
+test('testAgent with engine quickjs refuses a method that returns a promise, as the component would', async () => {
+  const awaiting = defineSyncAgent({ name: 'a', taskType: 'a', do: async () => succeeded({ n: 1 }) });
+  assert.deepEqual((await testAgent(awaiting).do({})).outputs, { n: 1 }, 'fine on SpiderMonkey');
+  await assert.rejects(testAgent(awaiting, { engine: 'quickjs' }).do({}), (e) => e instanceof NonRecoverableError && e.code === 'PromiseOnQuickJs');
+  const failing = defineSyncAgent({ name: 'f', taskType: 'f', do: () => { throw new RetryableError('busy', 'Busy'); } });
+  await assert.rejects(testAgent(failing, { engine: 'quickjs' }).do({}), (e) => e instanceof RetryableError && e.code === 'Busy');
+  const plain = defineSyncAgent({ name: 'p', taskType: 'p', do: (task) => succeeded({ n: task.input('n') }) });
+  assert.deepEqual((await testAgent(plain, { engine: 'quickjs' }).do({ inputs: { n: 2 } })).outputs, { n: 2 });
+  assert.throws(() => testAgent(plain, { engine: 'v8' }), /unknown JavaScript engine/);
+});
