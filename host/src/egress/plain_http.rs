@@ -15,7 +15,7 @@ use http::header::CONTENT_LENGTH;
 use http::request::Builder;
 use http::{HeaderName, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
-use wasmtime_wasi_http::{Error, WasiBody};
+use wasmtime_wasi_http::{DEFAULT_FORBIDDEN_HEADERS, Error, WasiBody};
 
 use crate::runtime::bindings::outbound_http::{self, Request as PlainRequest, Response, SendError};
 use crate::runtime::bindings::types::KeyValue;
@@ -86,6 +86,18 @@ fn to_http(request: PlainRequest) -> Result<Request<WasiBody>, SendError> {
                 format!("{} is not a header name", quoted(&key)),
             )
         })?;
+        // The headers a wasi:http guest may not set either (the connection
+        // and framing are the host's: a guest's `transfer-encoding` next to
+        // the host's `content-length` would frame the request twice).
+        if DEFAULT_FORBIDDEN_HEADERS.contains(&name) {
+            return Err(invalid(
+                "HttpRequestHeaderInvalid",
+                format!(
+                    "the header {} is set by the host, not the agent: leave it out",
+                    quoted(name.as_str())
+                ),
+            ));
+        }
         let value = byte_string(&value)
             .and_then(|bytes| HeaderValue::from_bytes(&bytes).ok())
             .ok_or_else(|| {
@@ -117,7 +129,7 @@ fn to_http(request: PlainRequest) -> Result<Request<WasiBody>, SendError> {
                     format!(
                         "content-length says {} but the body is {length} bytes: leave the header \
                          out, the host sets it",
-                        String::from_utf8_lossy(given.as_bytes())
+                        quoted(&String::from_utf8_lossy(given.as_bytes()))
                     ),
                 ));
             }
@@ -249,6 +261,24 @@ mod tests {
                 "POST",
                 "http://127.0.0.1/",
                 &[("content-length", "5")],
+                "HttpRequestHeaderInvalid",
+            ),
+            (
+                "POST",
+                "http://127.0.0.1/",
+                &[("Transfer-Encoding", "chunked")],
+                "HttpRequestHeaderInvalid",
+            ),
+            (
+                "GET",
+                "http://127.0.0.1/",
+                &[("host", "elsewhere.example")],
+                "HttpRequestHeaderInvalid",
+            ),
+            (
+                "GET",
+                "http://127.0.0.1/",
+                &[("connection", "upgrade")],
                 "HttpRequestHeaderInvalid",
             ),
         ];
