@@ -12,7 +12,6 @@
 
 use bytes::Bytes;
 use http::header::CONTENT_LENGTH;
-use http::request::Builder;
 use http::{HeaderName, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use wasmtime_wasi_http::{DEFAULT_FORBIDDEN_HEADERS, Error, WasiBody};
@@ -78,7 +77,7 @@ fn to_http(request: PlainRequest) -> Result<Request<WasiBody>, SendError> {
             ),
         ));
     }
-    let mut builder = Request::builder().method(method).uri(uri);
+    let mut builder = Request::builder().method(method.clone()).uri(uri);
     for KeyValue { key, value } in request.headers {
         let name = HeaderName::from_bytes(key.as_bytes()).map_err(|_| {
             invalid(
@@ -112,18 +111,21 @@ fn to_http(request: PlainRequest) -> Result<Request<WasiBody>, SendError> {
             })?;
         builder = builder.header(name, value);
     }
+    let announce =
+        !request.body.is_empty() || [Method::POST, Method::PUT, Method::PATCH].contains(&method);
+    let length = request.body.len();
+    let body: WasiBody = Full::new(Bytes::from(request.body))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let mut made = builder
+        .body(body)
+        .map_err(|e| invalid("HttpRequestUriInvalid", e.to_string()))?;
     // The body's length is known: say so, as any client would (a body sent
-    // chunked is refused by servers that need a length, e.g. presigned PUTs).
-    if !request.body.is_empty() || method_expects_body(&builder) {
-        let length = request.body.len().to_string();
-        let headers = builder.headers_mut().ok_or_else(|| {
-            invalid(
-                "HttpRequestUriInvalid",
-                "the request could not be built".into(),
-            )
-        })?;
-        match headers.get(CONTENT_LENGTH) {
-            Some(given) if given.as_bytes() != length.as_bytes() => {
+    // chunked is refused by servers that need a length, e.g. presigned PUTs;
+    // an empty POST, PUT or PATCH says 0, as `fetch` does).
+    if announce {
+        match made.headers().get(CONTENT_LENGTH) {
+            Some(given) if given.as_bytes() != length.to_string().as_bytes() => {
                 return Err(invalid(
                     "HttpRequestHeaderInvalid",
                     format!(
@@ -135,24 +137,12 @@ fn to_http(request: PlainRequest) -> Result<Request<WasiBody>, SendError> {
             }
             Some(_) => {}
             None => {
-                headers.insert(CONTENT_LENGTH, HeaderValue::from(request.body.len()));
+                made.headers_mut()
+                    .insert(CONTENT_LENGTH, HeaderValue::from(length));
             }
         }
     }
-    let body: WasiBody = Full::new(Bytes::from(request.body))
-        .map_err(|never| match never {})
-        .boxed_unsync();
-    builder
-        .body(body)
-        .map_err(|e| invalid("HttpRequestUriInvalid", e.to_string()))
-}
-
-/// Whether an empty body should still be announced (`content-length: 0`),
-/// as `fetch` does for these methods.
-fn method_expects_body(builder: &Builder) -> bool {
-    builder
-        .method_ref()
-        .is_some_and(|m| [Method::POST, Method::PUT, Method::PATCH].contains(m))
+    Ok(made)
 }
 
 /// `text` as bytes, one per character, if every character is U+0000 to
