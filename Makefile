@@ -31,7 +31,7 @@ lint: ## rustfmt and clippy, warnings are errors
 	cargo clippy --release -p hangar -p hangar-proto -p hangar-bench --all-targets -- -D warnings
 
 test-rust: ## Unit tests of the host and the benchmark harness
-	cargo test --release -p hangar -p hangar-bench
+	cargo test --release -p hangar -p hangar-proto -p hangar-bench
 
 test-python: venv ## Integration tests through the official flyteidl client
 	$(PY) -m pytest tests/python -q

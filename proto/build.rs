@@ -68,6 +68,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     // are also cheaper to build this way (no SipHash per key).
     tonic_prost_build::configure()
         .btree_map(".")
+        // Written by hand (`src/create_task_request.rs`): decoding it keeps
+        // the bytes of the template and the inputs, which the host passes
+        // to agents as they are instead of encoding them again.
+        .extern_path(
+            ".flyteidl.admin.CreateTaskRequest",
+            "crate::flyteidl::admin::CreateTaskRequest",
+        )
         .build_server(true)
         .build_client(true)
         .compile_fds(fds)?;

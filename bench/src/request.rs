@@ -85,6 +85,7 @@ pub fn create(task_type: &str) -> CreateTaskRequest {
         template: Some(template(task_type)),
         output_prefix: OUTPUT_PREFIX.to_owned(),
         task_execution_metadata: None,
+        received: Default::default(),
     }
 }
 

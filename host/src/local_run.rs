@@ -86,7 +86,13 @@ async fn poll_to_end(
     args: &RunArgs,
 ) -> anyhow::Result<admin::Resource> {
     let meta = tasks
-        .create(Some(template), Some(inputs), &args.output_prefix, None)
+        .create(
+            Some(template),
+            Some(inputs),
+            &admin::Received::default(),
+            &args.output_prefix,
+            None,
+        )
         .await
         .map_err(explain)?;
     eprintln!("created (resource_meta: {} bytes)", meta.len());

@@ -31,6 +31,8 @@
     rustdoc::all
 )]
 
+mod create_task_request;
+
 /// Package tree of flyteidl 1 (`proto/flyteidl/`).
 pub mod flyteidl {
     /// Package `flyteidl.core`: literals, types, task templates, identifiers.
@@ -40,6 +42,7 @@ pub mod flyteidl {
     /// Package `flyteidl.admin`: the agent request and response messages.
     pub mod admin {
         tonic::include_proto!("flyteidl.admin");
+        pub use crate::create_task_request::{CreateTaskRequest, Received};
     }
     /// Package `flyteidl.service`: the agent gRPC services (servers and clients).
     pub mod service {

@@ -35,6 +35,7 @@ impl AsyncAgentService for AsyncAgents {
             .create(
                 req.template.as_ref(),
                 req.inputs.as_ref(),
+                &req.received,
                 &req.output_prefix,
                 req.task_execution_metadata.as_ref(),
             )

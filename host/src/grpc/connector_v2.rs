@@ -83,6 +83,7 @@ impl AsyncConnectorService for AsyncConnectors {
             .create(
                 template.as_ref(),
                 inputs.as_ref(),
+                &admin::Received::default(),
                 &req.output_prefix,
                 metadata.as_ref(),
             )

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use prost::Message;
 
 use crate::metrics::{Api, Call, Operation};
-use crate::proto::flyteidl::admin::{self, TaskCategory, TaskExecutionMetadata};
+use crate::proto::flyteidl::admin::{self, Received, TaskCategory, TaskExecutionMetadata};
 use crate::proto::flyteidl::core::{LiteralMap, TaskTemplate};
 use crate::registry::{LiveRegistry, Registry, UnknownCategory};
 use crate::runtime::{CallError, LogContext, Plugin, types};
@@ -143,10 +143,13 @@ impl Tasks {
     /// agent error is folded into the meta and reported by the next get; so
     /// is an answer over the plugin's `max_output_bytes` (see
     /// [`answer_too_large`]).
+    /// `received` holds the bytes `template` and `inputs` were decoded from,
+    /// when the request kept them (`Received::default()` when it did not).
     pub async fn create(
         &self,
         template: Option<&TaskTemplate>,
         inputs: Option<&LiteralMap>,
+        received: &Received,
         output_prefix: &str,
         metadata: Option<&TaskExecutionMetadata>,
     ) -> Result<Vec<u8>, TaskError> {
@@ -155,7 +158,7 @@ impl Tasks {
             template.map(|t| t.r#type.as_str()).unwrap_or_default(),
             metadata,
         );
-        call.run(self.create_in(&call, template, inputs, output_prefix, metadata))
+        call.run(self.create_in(&call, template, inputs, received, output_prefix, metadata))
             .await
     }
 
@@ -164,6 +167,7 @@ impl Tasks {
         call: &Call<'_>,
         template: Option<&TaskTemplate>,
         inputs: Option<&LiteralMap>,
+        received: &Received,
         output_prefix: &str,
         metadata: Option<&TaskExecutionMetadata>,
     ) -> Result<Vec<u8>, TaskError> {
@@ -179,7 +183,8 @@ impl Tasks {
                 template.r#type
             )));
         }
-        let task = self.build_task_counted(call, template, inputs, output_prefix, metadata)?;
+        let task =
+            self.build_task_counted(call, template, inputs, received, output_prefix, metadata)?;
         let context = task_log_context(&plugin, metadata, &task);
         let agent = plugin.name();
         let outputs_encoded;
@@ -322,7 +327,14 @@ impl Tasks {
                 template.r#type
             )));
         }
-        let task = self.build_task_counted(call, template, inputs, output_prefix, metadata)?;
+        let task = self.build_task_counted(
+            call,
+            template,
+            inputs,
+            &Received::default(),
+            output_prefix,
+            metadata,
+        )?;
         let declared = template.interface.as_ref().and_then(|i| i.outputs.as_ref());
         Ok(
             match plugin
@@ -410,17 +422,19 @@ impl Tasks {
         call: &Call<'_>,
         template: &TaskTemplate,
         inputs: Option<&LiteralMap>,
+        received: &Received,
         output_prefix: &str,
         metadata: Option<&TaskExecutionMetadata>,
     ) -> Result<types::Task, TaskError> {
         let empty = LiteralMap::default();
-        match task_input::build_task(template, inputs.unwrap_or(&empty), output_prefix, metadata) {
+        let inputs = inputs.unwrap_or(&empty);
+        match task_input::build_task(template, inputs, received, output_prefix, metadata) {
             Ok(task) => {
                 call.input_bytes(task.inputs_raw.len());
                 Ok(task)
             }
             Err(reason) => {
-                call.input_bytes(inputs.map(Message::encoded_len).unwrap_or(0));
+                call.input_bytes(inputs.encoded_len());
                 Err(TaskError::InvalidRequest(format!(
                     "cannot pass the inputs to the agent: {reason}"
                 )))

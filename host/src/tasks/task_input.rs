@@ -7,15 +7,18 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 
 use crate::literals;
-use crate::proto::flyteidl::admin::TaskExecutionMetadata;
+use crate::proto::flyteidl::admin::{Received, TaskExecutionMetadata};
 use crate::proto::flyteidl::core::{self as core, LiteralMap, TaskTemplate};
 use crate::runtime::types;
 
 /// Builds the guest's view of a task, or says which input cannot be given
-/// to a guest as a plain value.
+/// to a guest as a plain value. `received` holds the bytes the template and
+/// the inputs were decoded from, when the request kept them: the guest gets
+/// those as they are, else the host encodes the decoded messages.
 pub fn build_task(
     template: &TaskTemplate,
     inputs: &LiteralMap,
+    received: &Received,
     output_prefix: &str,
     metadata: Option<&TaskExecutionMetadata>,
 ) -> Result<types::Task, String> {
@@ -24,8 +27,14 @@ pub fn build_task(
         Some(custom) => crate::struct_json::struct_to_json(custom),
         None => Default::default(),
     };
-    let raw = template.encode_to_vec();
-    let inputs_raw = inputs.encode_to_vec();
+    let raw = match received.template() {
+        Some(bytes) => bytes.to_vec(),
+        None => template.encode_to_vec(),
+    };
+    let inputs_raw = match received.inputs() {
+        Some(bytes) => bytes.to_vec(),
+        None => inputs.encode_to_vec(),
+    };
     let idempotency_key = match metadata.and_then(|m| m.task_execution_id.as_ref()) {
         Some(id) => idempotency_key(id),
         None => local_idempotency_key(&raw, &inputs_raw, output_prefix),
@@ -252,7 +261,7 @@ mod tests {
         let build = || {
             let template = TaskTemplate::decode(template_bytes.as_slice()).expect("template");
             let inputs = LiteralMap::decode(inputs_bytes.as_slice()).expect("inputs");
-            build_task(&template, &inputs, "s3://out", None).expect("task")
+            build_task(&template, &inputs, &Received::default(), "s3://out", None).expect("task")
         };
         let first = build();
         for _ in 0..16 {
@@ -276,7 +285,14 @@ mod tests {
             .collect(),
             ..Default::default()
         };
-        let task = build_task(&template, &LiteralMap::default(), "s3://out", None).unwrap();
+        let task = build_task(
+            &template,
+            &LiteralMap::default(),
+            &Received::default(),
+            "s3://out",
+            None,
+        )
+        .unwrap();
         assert_eq!(task.template.category.name, "echo");
         assert_eq!(task.template.category.version, 2);
         assert_eq!(task.template.custom, "{}");

@@ -7,6 +7,9 @@
 //!   data `{"value":42}`.
 //! - get-logs: lines `observable: job started`, `observable: job finished`;
 //!   next-token empty.
+//! - get: succeeds; its `custom_info` holds the bytes `create` received as
+//!   `template.raw` and `inputs-raw`, in hex (`template_raw`, `inputs_raw`),
+//!   so the host's tests can compare them with what they sent.
 
 use hangar_agent::{
     AgentError, AgentInfo, AsyncAgent, LogPage, MetricResult, MetricsQuery, ObservableAgent,
@@ -16,7 +19,8 @@ use hangar_agent::{
 struct Observable;
 
 impl AsyncAgent for Observable {
-    /// `{"job": <idempotency key>}`; any JSON is accepted back.
+    /// `{"job": <idempotency key>, "received": {"template_raw": <hex>,
+    /// "inputs_raw": <hex>}}`; any JSON is accepted back.
     type Metadata = Value;
 
     fn info() -> AgentInfo {
@@ -24,11 +28,20 @@ impl AsyncAgent for Observable {
     }
 
     fn create(task: Task) -> Result<Value, AgentError> {
-        Ok(json!({ "job": task.idempotency_key }))
+        Ok(json!({
+            "job": task.idempotency_key,
+            "received": {
+                "template_raw": hex(&task.template_raw),
+                "inputs_raw": hex(&task.inputs_raw),
+            },
+        }))
     }
 
-    fn get(_job: TaskHandle<Value>) -> Result<Resource, AgentError> {
-        Ok(Resource::succeeded())
+    fn get(job: TaskHandle<Value>) -> Result<Resource, AgentError> {
+        Ok(match job.meta.get("received") {
+            Some(Value::Object(received)) => Resource::succeeded().with_custom_info(received.clone()),
+            _ => Resource::succeeded(),
+        })
     }
 
     fn delete(_job: TaskHandle<Value>) -> Result<(), AgentError> {
@@ -63,3 +76,7 @@ impl ObservableAgent for Observable {
 }
 
 hangar_agent::export_observable_agent!(Observable);
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
