@@ -82,7 +82,7 @@ pub fn template(task_type: &str) -> TaskTemplate {
 pub fn create(task_type: &str) -> CreateTaskRequest {
     CreateTaskRequest {
         inputs: Some(inputs()),
-        template: Some(template(task_type)),
+        template: Some(Box::new(template(task_type))),
         output_prefix: OUTPUT_PREFIX.to_owned(),
         task_execution_metadata: None,
         received: Default::default(),

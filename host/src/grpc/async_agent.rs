@@ -33,11 +33,11 @@ impl AsyncAgentService for AsyncAgents {
         let resource_meta = self
             .tasks
             .create(
-                req.template.as_ref(),
+                req.template.as_deref(),
                 req.inputs.as_ref(),
                 &req.received,
                 &req.output_prefix,
-                req.task_execution_metadata.as_ref(),
+                req.task_execution_metadata.as_deref(),
             )
             .await
             .map_err(to_status)?;

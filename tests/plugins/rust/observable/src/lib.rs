@@ -39,7 +39,9 @@ impl AsyncAgent for Observable {
 
     fn get(job: TaskHandle<Value>) -> Result<Resource, AgentError> {
         Ok(match job.meta.get("received") {
-            Some(Value::Object(received)) => Resource::succeeded().with_custom_info(received.clone()),
+            Some(Value::Object(received)) => {
+                Resource::succeeded().with_custom_info(received.clone())
+            }
             _ => Resource::succeeded(),
         })
     }
