@@ -70,9 +70,9 @@ pub struct Task {
     /// Stable for one attempt of one task execution: use it to make
     /// `create` idempotent.
     pub idempotency_key: String,
-    /// The whole `flyteidl.core.TaskTemplate`, protobuf-encoded: from a
-    /// CreateTask, the bytes the caller sent (see `task-template.raw` in the
-    /// WIT).
+    /// The whole `flyteidl.core.TaskTemplate`, protobuf-encoded: from
+    /// `AsyncAgentService/CreateTask`, the bytes the caller sent (see
+    /// `task-template.raw` in the WIT).
     pub template_raw: Vec<u8>,
     /// The inputs as a protobuf-encoded `flyteidl.core.LiteralMap` (as sent,
     /// like `template_raw`).
