@@ -75,7 +75,12 @@ type TaskTemplate struct {
 	Config []KeyValue
 	// `TaskTemplate.sql.statement`, when the task is a SQL task.
 	Sql witTypes.Option[string]
-	// The whole `flyteidl.core.TaskTemplate`, protobuf-encoded.
+	// The whole `flyteidl.core.TaskTemplate`, protobuf-encoded. From
+	// `AsyncAgentService/CreateTask`, the bytes the caller sent, fields
+	// Hangar does not know included; otherwise (ExecuteTaskSync, the
+	// flyteidl2 connector API, `hangar run`) Hangar's encoding of the
+	// decoded template. Decode the bytes: two encodings of one message
+	// need not be equal.
 	Raw []uint8
 }
 
@@ -88,7 +93,8 @@ type Task struct {
 	// dicts as arrays and objects, blobs and structured datasets as
 	// `{"uri": ..., "format": ...}`, None as null.
 	Inputs string
-	// The inputs as a protobuf-encoded `flyteidl.core.LiteralMap`.
+	// The inputs as a protobuf-encoded `flyteidl.core.LiteralMap`: as
+	// sent or re-encoded, like `task-template.raw`.
 	InputsRaw []uint8
 	// Where propeller expects outputs written as files, if the agent
 	// does not return them.
